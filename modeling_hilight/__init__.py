@@ -1,0 +1,23 @@
+"""HiLight: a video chat model (arXiv 2407.07325) as a transformers-compatible package.
+
+Importing this package registers every HiLight class with the transformers Auto classes, so
+`AutoConfig`, `AutoModel`, `AutoModelForImageTextToText` and `AutoProcessor` resolve the
+`clip_vip_plus` and `hilight` model types without `trust_remote_code`.
+"""
+
+from transformers import AutoConfig, AutoModel
+
+from .configuration_clip_vip_plus import CLIPViPPlusConfig, CLIPViPVisionConfig
+from .modeling_clip_vip_plus import CLIPViPPlusModel, CLIPViPVisionModel
+
+AutoConfig.register(CLIPViPVisionConfig.model_type, CLIPViPVisionConfig, exist_ok=True)
+AutoConfig.register(CLIPViPPlusConfig.model_type, CLIPViPPlusConfig, exist_ok=True)
+AutoModel.register(CLIPViPVisionConfig, CLIPViPVisionModel, exist_ok=True)
+AutoModel.register(CLIPViPPlusConfig, CLIPViPPlusModel, exist_ok=True)
+
+__all__ = [
+    "CLIPViPPlusConfig",
+    "CLIPViPPlusModel",
+    "CLIPViPVisionConfig",
+    "CLIPViPVisionModel",
+]

@@ -1,0 +1,1 @@
+"""Data, recipes and training stages for HiLight (installed as `modeling_hilight.training`)."""
