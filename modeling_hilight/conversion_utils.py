@@ -64,15 +64,21 @@ def strip_prefixes(state_dict: dict[str, torch.Tensor], prefixes: tuple[str, ...
     return out
 
 
-def load_state_dict_strictly(module: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
+def load_state_dict_strictly(
+    module: nn.Module,
+    state_dict: dict[str, torch.Tensor],
+    source: str,
+    newly_initialised: tuple[str, ...] = (),
+) -> None:
     """Copy `state_dict` into `module`; every key must be used and every shape must match.
 
-    Non-persistent buffers are not expected. On any mismatch nothing is loaded and a
-    `CheckpointError` lists the missing keys, the unexpected keys and each shape mismatch with both
-    shapes.
+    `newly_initialised` names the model keys that the checkpoint cannot have by design (new
+    parameters); they keep their initial values. Any other missing key, any unexpected key and any
+    shape mismatch stops the load before anything is copied, with a `CheckpointError` listing them
+    all (shape mismatches with both shapes).
     """
     expected = module.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
+    missing = sorted(set(expected) - set(state_dict) - set(newly_initialised))
     unexpected = sorted(set(state_dict) - set(expected))
     mismatched = [
         f"{key}: checkpoint {tuple(state_dict[key].shape)} vs model {tuple(expected[key].shape)}"
@@ -88,7 +94,8 @@ def load_state_dict_strictly(module: nn.Module, state_dict: dict[str, torch.Tens
         if unexpected:
             lines.append(f"  unexpected keys ({len(unexpected)}): " + ", ".join(unexpected))
         raise CheckpointError("\n".join(lines))
-    module.load_state_dict(state_dict, strict=True)
+    # Everything was checked above; non-strict only to leave the newly initialised keys alone.
+    module.load_state_dict(state_dict, strict=not newly_initialised)
 
 
 __all__ = ["CheckpointError", "load_state_dict_strictly", "read_checkpoint", "strip_prefixes"]

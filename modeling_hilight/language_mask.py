@@ -35,13 +35,14 @@ def special_token_ids(text_config) -> set[int]:
 
 def stopword_token_ids(tokenizer, stopwords: Iterable[str]) -> list[int]:
     """Token ids of the stop words that the tokenizer keeps as one token (with or without a
-    leading space); a word split into pieces is skipped, since masking its pieces would also mask
+    leading space); a word outside the vocabulary or split into pieces is skipped, since masking its pieces would also mask
     them inside other words. Store the result in `config.language_mask_token_ids`."""
     ids = set()
+    unknown = {getattr(tokenizer, "unk_token_id", None), *getattr(tokenizer, "all_special_ids", [])}
     for word in stopwords:
         for variant in (word, " " + word):
             pieces = tokenizer(variant, add_special_tokens=False)["input_ids"]
-            if len(pieces) == 1:
+            if len(pieces) == 1 and pieces[0] not in unknown:  # a word outside the vocabulary is no stop word
                 ids.add(int(pieces[0]))
     return sorted(ids)
 
