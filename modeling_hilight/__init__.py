@@ -14,6 +14,12 @@ AutoConfig.register(CLIPViPVisionConfig.model_type, CLIPViPVisionConfig, exist_o
 AutoConfig.register(CLIPViPPlusConfig.model_type, CLIPViPPlusConfig, exist_ok=True)
 AutoModel.register(CLIPViPVisionConfig, CLIPViPVisionModel, exist_ok=True)
 AutoModel.register(CLIPViPPlusConfig, CLIPViPPlusModel, exist_ok=True)
+# save_pretrained copies the defining files next to the weights, so a saved folder also loads with
+# trust_remote_code=True where this package is not installed.
+for _config_class in (CLIPViPVisionConfig, CLIPViPPlusConfig):
+    _config_class.register_for_auto_class()
+for _model_class in (CLIPViPVisionModel, CLIPViPPlusModel):
+    _model_class.register_for_auto_class("AutoModel")
 
 __all__ = [
     "CLIPViPPlusConfig",
