@@ -104,6 +104,17 @@ class CLIPViPProxyGuidedAttention(CLIPAttention):
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
         batch, length, _ = hidden_states.shape
+
+        def heads(x):  # [B, N, D] -> [B, H, N, d]
+            return x.view(batch, length, -1, self.head_dim).transpose(1, 2)
+
+        q, k, v = heads(self.q_proj(hidden_states)), heads(self.k_proj(hidden_states)), heads(self.v_proj(hidden_states))
+        out = self.proxy_guided_attention(q, k, v)  # [B, N, H*d]
+        return self.out_proj(out), None
+
+    def proxy_guided_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """q, k, v [B, H, M + T*L, d] -> attention output [B, M + T*L, H*d], block by block."""
+        batch, num_heads, length, head_dim = q.shape
         prefix, per_frame = self.num_prefix, self.patches_per_frame
         frames = (length - prefix) // per_frame
         if prefix + frames * per_frame != length:
@@ -111,11 +122,6 @@ class CLIPViPProxyGuidedAttention(CLIPAttention):
                 f"Proxy-guided attention got {length} tokens, which is not {prefix} prefix tokens plus whole "
                 f"frames of {per_frame} patches."
             )
-
-        def heads(x):  # [B, N, D] -> [B, H, N, d]
-            return x.view(batch, length, -1, self.head_dim).transpose(1, 2)
-
-        q, k, v = heads(self.q_proj(hidden_states)), heads(self.k_proj(hidden_states)), heads(self.v_proj(hidden_states))
         attention: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
@@ -125,23 +131,19 @@ class CLIPViPProxyGuidedAttention(CLIPAttention):
         prefix_out, _ = attention(self, q[:, :, :prefix], k, v, None, scaling=self.scale, dropout=dropout)
 
         # 2) Each frame's patches see the prefix and their own frame: T independent attentions.
-        num_heads = q.shape[1]
-
         def by_frame(x):  # [B, H, T*L, d] -> [B*T, H, L, d]
-            x = x[:, :, prefix:].reshape(batch, num_heads, frames, per_frame, self.head_dim)
-            return x.transpose(1, 2).reshape(batch * frames, num_heads, per_frame, self.head_dim)
+            x = x[:, :, prefix:].reshape(batch, num_heads, frames, per_frame, head_dim)
+            return x.transpose(1, 2).reshape(batch * frames, num_heads, per_frame, head_dim)
 
         def with_prefix(x):  # keys/values of frame t: [prefix, frame t] -> [B*T, H, M+L, d]
-            shared = x[:, :, :prefix].unsqueeze(1).expand(batch, frames, num_heads, prefix, self.head_dim)
-            return torch.cat([shared.reshape(batch * frames, num_heads, prefix, self.head_dim), by_frame(x)], dim=2)
+            shared = x[:, :, :prefix].unsqueeze(1).expand(batch, frames, num_heads, prefix, head_dim)
+            return torch.cat([shared.reshape(batch * frames, num_heads, prefix, head_dim), by_frame(x)], dim=2)
 
         frame_out, _ = attention(
             self, by_frame(q), with_prefix(k), with_prefix(v), None, scaling=self.scale, dropout=dropout
         )  # [B*T, L, H, d]
-
-        frame_out = frame_out.reshape(batch, frames * per_frame, -1)
-        out = torch.cat([prefix_out.reshape(batch, prefix, -1), frame_out], dim=1)
-        return self.out_proj(out), None
+        frame_out = frame_out.reshape(batch, frames * per_frame, num_heads * head_dim)
+        return torch.cat([prefix_out.reshape(batch, prefix, num_heads * head_dim), frame_out], dim=1)
 
 
 class CLIPViPEncoderLayer(CLIPEncoderLayer):
