@@ -5,23 +5,32 @@ Importing this package registers every HiLight class with the transformers Auto 
 `clip_vip_plus` and `hilight` model types without `trust_remote_code`.
 """
 
-from transformers import AutoConfig, AutoModel
+from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 
 from .configuration_clip_vip_plus import CLIPViPPlusConfig, CLIPViPVisionConfig
+from .configuration_hilight import HiLightConfig
 from .modeling_clip_vip_plus import CLIPViPPlusModel, CLIPViPVisionModel
+from .modeling_hilight import HiLightForConditionalGeneration, HiLightModel
 
 AutoConfig.register(CLIPViPVisionConfig.model_type, CLIPViPVisionConfig, exist_ok=True)
 AutoConfig.register(CLIPViPPlusConfig.model_type, CLIPViPPlusConfig, exist_ok=True)
 AutoModel.register(CLIPViPVisionConfig, CLIPViPVisionModel, exist_ok=True)
 AutoModel.register(CLIPViPPlusConfig, CLIPViPPlusModel, exist_ok=True)
+AutoConfig.register(HiLightConfig.model_type, HiLightConfig, exist_ok=True)
+AutoModel.register(HiLightConfig, HiLightModel, exist_ok=True)
+AutoModelForImageTextToText.register(HiLightConfig, HiLightForConditionalGeneration, exist_ok=True)
 # save_pretrained copies the defining files next to the weights, so a saved folder also loads with
 # trust_remote_code=True where this package is not installed.
-for _config_class in (CLIPViPVisionConfig, CLIPViPPlusConfig):
+for _config_class in (CLIPViPVisionConfig, CLIPViPPlusConfig, HiLightConfig):
     _config_class.register_for_auto_class()
-for _model_class in (CLIPViPVisionModel, CLIPViPPlusModel):
+for _model_class in (CLIPViPVisionModel, CLIPViPPlusModel, HiLightModel):
     _model_class.register_for_auto_class("AutoModel")
+HiLightForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
 
 __all__ = [
+    "HiLightConfig",
+    "HiLightForConditionalGeneration",
+    "HiLightModel",
     "CLIPViPPlusConfig",
     "CLIPViPPlusModel",
     "CLIPViPVisionConfig",

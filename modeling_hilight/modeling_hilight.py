@@ -1,0 +1,253 @@
+"""HiLight: a video chat model. Follow one video through this file from top to bottom:
+
+    pixel_values_videos [V, T, 3, H, W]
+      -> CLIP-ViP+ (the whole clip)          last_hidden_state [V, 4 + T*L, D_vip]   (no post-LN)
+      -> Long-CLIP (each keyframe)           image_embeds      [V, K, D_long]         (not normalised)
+      -> token mining (token_mining.py)      vision tokens     [V, K * q, D_text]
+      -> scattered into the prompt where input_ids == video_token_id (the processor put K * q there)
+      -> the decoder LLM (any transformers decoder)
+
+All vision logic lives in `HiLightModel`, the base model: TRL's SFTTrainer replaces the forward of
+`HiLightForConditionalGeneration` and calls the base model and `lm_head` directly.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import CLIPVisionModelWithProjection, GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.models.auto import AutoModel
+
+from .configuration_hilight import HiLightConfig
+from .modeling_clip_vip_plus import CLIPViPVisionModel
+from .token_mining import ImprovedTokenMining, ReferenceTokenMining, Structure1TokenMining, build_token_mining
+
+
+@dataclass
+class HiLightModelOutputWithPast(BaseModelOutputWithPast):
+    r"""video_hidden_states [V, tokens, D_text]: the vision tokens of this call's videos, if any."""
+
+    video_hidden_states: torch.Tensor | None = None
+
+
+@dataclass
+class HiLightCausalLMOutputWithPast(CausalLMOutputWithPast):
+    video_hidden_states: torch.Tensor | None = None
+
+
+class HiLightPreTrainedModel(PreTrainedModel):
+    config: HiLightConfig
+    base_model_prefix = "model"
+    input_modalities = ("video", "text")
+    supports_gradient_checkpointing = True
+    _skip_keys_device_placement = ["past_key_values"]
+    _no_split_modules = ["CLIPViPEncoderLayer", "CLIPEncoderLayer"]
+    _supports_sdpa = True
+    _supports_flash_attn = False  # CLIP-ViP's per-frame attention is written for eager and SDPA
+    _supports_flex_attn = False
+    _supports_attention_backend = True
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        # the reference initialises token mining with Xavier-uniform weights and zero biases
+        if isinstance(module, (ReferenceTokenMining, Structure1TokenMining, ImprovedTokenMining)):
+            for child in module.modules():
+                if isinstance(child, nn.Linear):
+                    init.xavier_uniform_(child.weight)
+                    if child.bias is not None:
+                        init.zeros_(child.bias)
+                elif isinstance(child, nn.LayerNorm):
+                    init.ones_(child.weight)
+                    init.zeros_(child.bias)
+            if isinstance(module, ImprovedTokenMining):
+                init.normal_(module.slots, std=0.02)
+
+
+class HiLightModel(HiLightPreTrainedModel):
+    """Both vision towers, token mining and the language model (without its output head)."""
+
+    def __init__(self, config: HiLightConfig):
+        super().__init__(config)
+        self.clip_vip = CLIPViPVisionModel._from_config(config.clip_vip_config)
+        self.long_clip = CLIPVisionModelWithProjection._from_config(config.long_clip_config)
+        self.token_mining = build_token_mining(config)
+        self.language_model = AutoModel.from_config(config.text_config)
+        self.post_init()
+        self.apply_freezing()
+
+    def apply_freezing(self) -> None:
+        """`requires_grad_(False)` on the parts the config freezes, so optimisers and PEFT skip them."""
+        for flag, part in (
+            ("freeze_clip_vip", self.clip_vip),
+            ("freeze_long_clip", self.long_clip),
+            ("freeze_token_mining", self.token_mining),
+            ("freeze_language_model", self.language_model),
+        ):
+            part.requires_grad_(not getattr(self.config, flag))
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.language_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_input_embeddings(value)
+
+    def get_video_features(
+        self, pixel_values_videos: torch.Tensor, pixel_values_keyframes: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Vision tokens `[V, K * tokens_per_frame, D_text]` for V videos.
+
+        CLIP-ViP+ sees `pixel_values_videos` [V, T, 3, H, W]; Long-CLIP sees `pixel_values_keyframes`
+        [V, K, 3, H, W], or the same frames when it is None (the reference).
+        """
+        keyframes = pixel_values_videos if pixel_values_keyframes is None else pixel_values_keyframes
+        if keyframes.shape[0] != pixel_values_videos.shape[0]:
+            raise ValueError(
+                f"pixel_values_keyframes has {keyframes.shape[0]} videos but pixel_values_videos has "
+                f"{pixel_values_videos.shape[0]}."
+            )
+        clip_tokens = self.clip_vip(pixel_values_videos).last_hidden_state
+        videos, frames = keyframes.shape[:2]
+        keyframe_embeds = self.long_clip(pixel_values=keyframes.flatten(0, 1)).image_embeds.view(videos, frames, -1)
+        return self.token_mining(clip_tokens, keyframe_embeds)
+
+    def video_token_mask(self, input_ids: torch.Tensor, video_features: torch.Tensor) -> torch.Tensor:
+        """Where the vision tokens go; the counts must match exactly."""
+        mask = input_ids == self.config.video_token_id
+        placeholders, videos, per_video = int(mask.sum()), video_features.shape[0], video_features.shape[1]
+        if placeholders != videos * per_video:
+            raise ValueError(
+                f"The prompt has {placeholders} video placeholder tokens (id {self.config.video_token_id}) but "
+                f"{videos} video(s) give {videos * per_video} vision tokens ({per_video} each). Most likely the prompt "
+                f"was truncated through a video span (raise max_length), or the number of <video> placeholders does "
+                f"not match the number of videos."
+            )
+        return mask
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        pixel_values_keyframes: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values=None,
+        inputs_embeds: torch.Tensor | None = None,
+        **kwargs,
+    ) -> HiLightModelOutputWithPast:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+
+        video_features = None
+        if pixel_values_videos is not None:
+            if input_ids is None:
+                raise ValueError("pixel_values_videos needs input_ids to find the video placeholder tokens.")
+            video_features = self.get_video_features(pixel_values_videos, pixel_values_keyframes)
+            video_features = video_features.to(inputs_embeds.device, inputs_embeds.dtype)
+            mask = self.video_token_mask(input_ids, video_features).unsqueeze(-1).to(inputs_embeds.device)
+            inputs_embeds = inputs_embeds.masked_scatter(mask, video_features)
+        elif input_ids is not None and past_key_values is None and (input_ids == self.config.video_token_id).any():
+            raise ValueError(
+                f"The prompt has video placeholder tokens (id {self.config.video_token_id}) but no pixel_values_videos."
+            )
+
+        outputs = self.language_model(
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            **kwargs,
+        )
+        return HiLightModelOutputWithPast(
+            last_hidden_state=outputs.last_hidden_state,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            video_hidden_states=video_features,
+        )
+
+
+class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
+    """HiLight with its LM head: training with `labels`, and `generate()`."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.language_model.embed_tokens.weight"}
+
+    def __init__(self, config: HiLightConfig):
+        super().__init__(config)
+        self.model = HiLightModel(config)
+        self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
+        self.post_init()
+        self.model.apply_freezing()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Module) -> None:
+        self.lm_head = value
+
+    def get_video_features(self, pixel_values_videos, pixel_values_keyframes=None) -> torch.Tensor:
+        return self.model.get_video_features(pixel_values_videos, pixel_values_keyframes)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        pixel_values_keyframes: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values=None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs,
+    ) -> HiLightCausalLMOutputWithPast:
+        r"""labels [B, S]: next-token targets, -100 where no loss is taken (prompt, video, padding)."""
+        outputs = self.model(
+            input_ids=input_ids,
+            pixel_values_videos=pixel_values_videos,
+            pixel_values_keyframes=pixel_values_keyframes,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            **kwargs,
+        )
+        hidden = outputs.last_hidden_state
+        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        logits = self.lm_head(hidden[:, keep, :])
+        softcap = getattr(self.config.text_config, "final_logit_softcapping", None)
+        if softcap is not None:
+            logits = torch.tanh(logits / softcap) * softcap
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs)
+        return HiLightCausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            video_hidden_states=outputs.video_hidden_states,
+        )
+
+    def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs):
+        # generate() drops `pixel_values_videos` after prefill by name; the keyframes go the same way,
+        # so the towers and token mining run once per generate call.
+        keyframes = kwargs.pop("pixel_values_keyframes", None)
+        inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
+        if keyframes is not None and "pixel_values_videos" in inputs:
+            inputs["pixel_values_keyframes"] = keyframes
+        return inputs
+
+
+__all__ = ["HiLightForConditionalGeneration", "HiLightModel", "HiLightPreTrainedModel"]
