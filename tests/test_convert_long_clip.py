@@ -1,0 +1,116 @@
+"""Long-CLIP (OpenAI CLIP layout, 248 positions) -> transformers CLIPModel, and the whole HiLight."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hilight_fixtures import tiny_model
+from transformers import AutoModelForCausalLM
+
+from modeling_hilight.conversion_utils import CheckpointError
+from modeling_hilight.convert_hilight import assemble_hilight
+from modeling_hilight.convert_long_clip import convert_long_clip_checkpoint, long_clip_vision_tower
+
+W, TW, EMBED, LAYERS = 64, 64, 16, 2
+
+
+def openai_block(prefix, width, g):
+    return {
+        f"{prefix}attn.in_proj_weight": torch.randn(3 * width, width, generator=g) * 0.1,
+        f"{prefix}attn.in_proj_bias": torch.randn(3 * width, generator=g) * 0.1,
+        f"{prefix}attn.out_proj.weight": torch.randn(width, width, generator=g) * 0.1,
+        f"{prefix}attn.out_proj.bias": torch.randn(width, generator=g) * 0.1,
+        f"{prefix}ln_1.weight": 1 + 0.1 * torch.randn(width, generator=g), f"{prefix}ln_1.bias": torch.zeros(width),
+        f"{prefix}mlp.c_fc.weight": torch.randn(4 * width, width, generator=g) * 0.1,
+        f"{prefix}mlp.c_fc.bias": torch.randn(4 * width, generator=g) * 0.1,
+        f"{prefix}mlp.c_proj.weight": torch.randn(width, 4 * width, generator=g) * 0.1,
+        f"{prefix}mlp.c_proj.bias": torch.randn(width, generator=g) * 0.1,
+        f"{prefix}ln_2.weight": 1 + 0.1 * torch.randn(width, generator=g), f"{prefix}ln_2.bias": torch.zeros(width),
+    }  # fmt: skip
+
+
+def long_clip_state(seed=0):
+    """Exactly the longclip-B.pt layout (OpenAI CLIP names), tiny."""
+    g = torch.Generator().manual_seed(seed)
+    s = {
+        "visual.conv1.weight": torch.randn(W, 3, 16, 16, generator=g) * 0.05,
+        "visual.class_embedding": torch.randn(W, generator=g) * 0.1,
+        "visual.positional_embedding": torch.randn(5, W, generator=g) * 0.1,
+        "visual.ln_pre.weight": torch.ones(W), "visual.ln_pre.bias": torch.zeros(W),
+        "visual.ln_post.weight": torch.ones(W), "visual.ln_post.bias": torch.zeros(W),
+        "visual.proj": torch.randn(W, EMBED, generator=g) * 0.1,
+        "token_embedding.weight": torch.randn(100, TW, generator=g) * 0.1,
+        "positional_embedding": torch.randn(248, TW, generator=g),
+        "positional_embedding_res": torch.randn(248, TW, generator=g),
+        "ln_final.weight": torch.ones(TW), "ln_final.bias": torch.zeros(TW),
+        "text_projection": torch.randn(TW, EMBED, generator=g) * 0.1,
+        "logit_scale": torch.tensor(4.6052),
+    }  # fmt: skip
+    for i in range(LAYERS):
+        s.update(openai_block(f"visual.transformer.resblocks.{i}.", W, g))
+        s.update(openai_block(f"transformer.resblocks.{i}.", TW, g))
+    return s
+
+
+def openai_encode_image(s, image):
+    """OpenAI CLIP's VisionTransformer forward, written from the raw tensors."""
+    x = F.conv2d(image, s["visual.conv1.weight"], stride=16).flatten(2).transpose(1, 2)
+    x = torch.cat([s["visual.class_embedding"].expand(x.shape[0], 1, -1), x], 1) + s["visual.positional_embedding"]
+    x = F.layer_norm(x, (W,), s["visual.ln_pre.weight"], s["visual.ln_pre.bias"])
+    for i in range(LAYERS):
+        p = f"visual.transformer.resblocks.{i}."
+        h = F.layer_norm(x, (W,), s[p + "ln_1.weight"], s[p + "ln_1.bias"])
+        q, k, v = (h @ s[p + "attn.in_proj_weight"].T + s[p + "attn.in_proj_bias"]).chunk(3, -1)
+        a = torch.softmax(q @ k.transpose(1, 2) / W**0.5, -1) @ v  # one head of width 64
+        x = x + a @ s[p + "attn.out_proj.weight"].T + s[p + "attn.out_proj.bias"]
+        h = F.layer_norm(x, (W,), s[p + "ln_2.weight"], s[p + "ln_2.bias"])
+        h = h @ s[p + "mlp.c_fc.weight"].T + s[p + "mlp.c_fc.bias"]
+        x = x + (h * torch.sigmoid(1.702 * h)) @ s[p + "mlp.c_proj.weight"].T + s[p + "mlp.c_proj.bias"]
+    return F.layer_norm(x[:, 0], (W,), s["visual.ln_post.weight"], s["visual.ln_post.bias"]) @ s["visual.proj"]
+
+
+def test_long_clip_converts_and_matches_the_openai_forward(tmp_path):
+    state = long_clip_state()
+    torch.save(state, tmp_path / "longclip-B.pt")
+    clip = convert_long_clip_checkpoint(tmp_path / "longclip-B.pt")
+    positions = clip.text_model.embeddings.position_embedding.weight
+    assert positions.shape == (248, TW)
+    torch.testing.assert_close(positions[:20], state["positional_embedding"][:20])
+    torch.testing.assert_close(positions[20:], state["positional_embedding_res"][20:])
+    tower = long_clip_vision_tower(clip)
+    image = torch.randn(3, 3, 32, 32)
+    torch.testing.assert_close(tower(pixel_values=image).image_embeds, openai_encode_image(state, image),
+                               atol=1e-5, rtol=1e-4)
+
+
+def test_unknown_and_missing_keys_are_named(tmp_path):
+    state = long_clip_state()
+    state["visual.attnpool.weight"] = torch.zeros(1)
+    torch.save(state, tmp_path / "a.pt")
+    with pytest.raises(CheckpointError, match=r"a\.pt: keys this converter does not know, not converted: visual\.attnpool"):
+        convert_long_clip_checkpoint(tmp_path / "a.pt")
+    state = long_clip_state()
+    del state["positional_embedding_res"]
+    torch.save(state, tmp_path / "b.pt")
+    with pytest.raises(CheckpointError, match="no 'positional_embedding_res'"):
+        convert_long_clip_checkpoint(tmp_path / "b.pt")
+
+
+def test_assemble_a_whole_hilight_from_the_four_published_pieces(tmp_path):
+    from test_convert_clip_vip import published_state_dict
+    from test_token_mining import published_file
+
+    torch.save(published_state_dict(), tmp_path / "clipvip.pt")  # CLIP-ViP width 64
+    torch.save(long_clip_state(), tmp_path / "longclip.pt")  # Long-CLIP projection 16
+    mining, _ = published_file(tmp_path, vip=64, aux=16, text=64, queries=4)
+    llm_source = tiny_model().model.language_model
+    llm = AutoModelForCausalLM.from_config(tiny_model().config.text_config)
+    llm.model.load_state_dict(llm_source.state_dict())
+    llm.save_pretrained(tmp_path / "gemma")
+    model = assemble_hilight(tmp_path / "clipvip.pt", tmp_path / "longclip.pt", mining, tmp_path / "gemma",
+                             num_frames=12)
+    assert model.config.num_vision_tokens == 48
+    torch.testing.assert_close(model.model.token_mining.CLIP_VIP_projector[0].weight,
+                               torch.load(mining, weights_only=True)["model.token_mining.CLIP_VIP_projector.0.weight"])
+    ids = torch.tensor([[2] + [model.config.video_token_id] * 48 + [5, 6]])
+    out = model(input_ids=ids, pixel_values_videos=torch.randn(1, 12, 3, 32, 32))
+    assert out.logits.shape == (1, 51, 128) and torch.isfinite(out.logits).all()

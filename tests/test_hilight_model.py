@@ -1,0 +1,152 @@
+"""HiLightModel / HiLightForConditionalGeneration: towers, scatter, errors, freezing, any LLM, save/load."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hilight_fixtures import BOS, frames, prompt, tiny_model
+from transformers import AutoModel, AutoModelForImageTextToText
+
+from modeling_hilight import HiLightConfig, HiLightForConditionalGeneration, HiLightModel
+
+
+def capture_llm_inputs(model):
+    seen = {}
+    handle = model.model.language_model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.update(embeds=kwargs["inputs_embeds"].detach().clone()), with_kwargs=True
+    )
+    return seen, handle
+
+
+def test_towers_feed_token_mining_as_the_reference_does():
+    model = tiny_model()
+    video = frames()
+    features = model.get_video_features(video)
+    clip_tokens = model.model.clip_vip(video).last_hidden_state  # no post-LN, all 4 + T*L tokens
+    assert clip_tokens.shape == (1, 4 + 12 * 4, 32)
+    keyframe = model.model.long_clip.vision_model(pixel_values=video[0])
+    # Long-CLIP's encode_image: projection of post-LN CLS, not normalised
+    embeds = model.model.long_clip.visual_projection(keyframe.pooler_output)
+    expected = model.model.token_mining(clip_tokens, embeds[None])
+    torch.testing.assert_close(features, expected)
+    assert features.shape == (1, 12 * 4, 64)
+
+
+def test_vision_tokens_land_on_the_placeholders_and_text_embeddings_elsewhere():
+    model = tiny_model()
+    ids = prompt(model, [5, 6, 7])
+    seen, handle = capture_llm_inputs(model)
+    model(input_ids=ids, pixel_values_videos=frames())
+    handle.remove()
+    placeholder = ids[0] == model.config.video_token_id
+    torch.testing.assert_close(seen["embeds"][0, placeholder], model.get_video_features(frames())[0])
+    torch.testing.assert_close(seen["embeds"][0, ~placeholder], model.get_input_embeddings()(ids[0, ~placeholder]))
+
+
+def test_several_videos_fill_their_spans_in_order():
+    model = tiny_model()
+    ids = prompt(model, [5, 6], videos=2)
+    videos = torch.cat([frames(seed=1), frames(seed=2)])
+    seen, handle = capture_llm_inputs(model)
+    model(input_ids=ids, pixel_values_videos=videos)
+    handle.remove()
+    features = model.get_video_features(videos)
+    spans = seen["embeds"][0, ids[0] == model.config.video_token_id].view(2, -1, 64)
+    torch.testing.assert_close(spans, features)
+    assert not torch.allclose(features[0], features[1])
+
+
+def test_separate_keyframes_set_the_token_count():
+    model = tiny_model()
+    ids = prompt(model, [5], keyframes=3)
+    out = model(input_ids=ids, pixel_values_videos=frames(), pixel_values_keyframes=frames(count=3, seed=4))
+    assert out.video_hidden_states.shape == (1, 3 * 4, 64)
+
+
+def test_count_mismatch_names_both_numbers_and_the_likely_cause():
+    model = tiny_model()
+    ids = prompt(model, [5])[:, :30]  # a prompt cut through its video span
+    with pytest.raises(ValueError, match=r"29 video placeholder tokens .* give 48 vision tokens .* truncated"):
+        model(input_ids=ids, pixel_values_videos=frames())
+    with pytest.raises(ValueError, match="video placeholder tokens .* but no pixel_values_videos"):
+        model(input_ids=prompt(model, [5]))
+
+
+def test_labels_give_the_shifted_cross_entropy():
+    model = tiny_model()
+    ids = prompt(model, [5, 6, 7, 8])
+    labels = ids.clone()
+    labels[ids == model.config.video_token_id] = -100
+    out = model(input_ids=ids, pixel_values_videos=frames(), labels=labels)
+    expected = F.cross_entropy(out.logits[0, :-1], labels[0, 1:], ignore_index=-100)
+    torch.testing.assert_close(out.loss, expected)
+
+
+def test_freezing_follows_the_config():
+    model = tiny_model()
+    trainable = {n.split(".")[1] for n, p in model.named_parameters() if p.requires_grad and n.startswith("model.")}
+    assert trainable == {"token_mining", "language_model"}
+    frozen = tiny_model(freeze_language_model=True, freeze_clip_vip=False)
+    trainable = {n.split(".")[1] for n, p in frozen.named_parameters() if p.requires_grad and n.startswith("model.")}
+    assert trainable == {"token_mining", "clip_vip"}
+
+
+def test_lm_head_is_tied_for_gemma_and_not_for_llama():
+    gemma = tiny_model()
+    assert gemma.lm_head.weight.data_ptr() == gemma.model.language_model.embed_tokens.weight.data_ptr()
+    llama = tiny_model(text_model_type="llama")
+    assert llama.lm_head.weight.data_ptr() != llama.model.language_model.embed_tokens.weight.data_ptr()
+
+
+@pytest.mark.parametrize("llm", ["gemma", "llama", "qwen2"])
+def test_any_decoder_llm_trains_and_generates(llm):
+    model = tiny_model(text_model_type=llm)
+    assert type(model.config.text_config).__name__.lower().startswith(llm)
+    ids = prompt(model, [5, 6, 7])
+    out = model(input_ids=ids, pixel_values_videos=frames(), labels=ids.masked_fill(ids == 127, -100))
+    out.loss.backward()
+    assert model.model.token_mining.query_projector[1].weight.grad.abs().sum() > 0  # gradient reaches token mining
+    generated = model.generate(input_ids=ids, pixel_values_videos=frames(), max_new_tokens=4, do_sample=False)
+    assert generated.shape == (1, ids.shape[1] + 4)
+
+
+def test_save_and_load_through_the_auto_classes(tmp_path):
+    model = tiny_model(token_mining_variant="improved")
+    ids = prompt(model, [5, 6])
+    before = model(input_ids=ids, pixel_values_videos=frames()).logits
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForImageTextToText.from_pretrained(tmp_path).eval()
+    assert type(loaded) is HiLightForConditionalGeneration and loaded.config.token_mining_variant == "improved"
+    torch.testing.assert_close(loaded(input_ids=ids, pixel_values_videos=frames()).logits, before, atol=0, rtol=0)
+    assert loaded.lm_head.weight.data_ptr() == loaded.model.language_model.embed_tokens.weight.data_ptr()
+    base = AutoModel.from_pretrained(tmp_path)
+    assert type(base) is HiLightModel
+
+
+def test_config_presets_and_validation():
+    tiny = HiLightConfig.tiny()
+    assert tiny.num_vision_tokens == 48 and tiny.tie_word_embeddings
+    assert HiLightConfig.tiny(token_mining_variant="structure2").num_vision_tokens == 12
+    with pytest.raises(Exception, match="needs token_mining_hidden_size == long_clip_config.projection_dim"):
+        HiLightConfig.tiny(token_mining_hidden_size=8)
+
+
+def test_full_preset_has_the_published_shapes_on_meta_tensors():
+    config = HiLightConfig.hilight_2b()
+    with torch.device("meta"):
+        model = HiLightForConditionalGeneration(config)
+    shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
+    assert shapes["model.clip_vip.embeddings.patch_embedding.weight"] == (768, 3, 16, 16)
+    assert shapes["model.clip_vip.embeddings.position_embedding.weight"] == (197, 768)
+    assert shapes["model.clip_vip.embeddings.added_cls"] == (3, 768)
+    assert shapes["model.clip_vip.embeddings.temporal_embedding"] == (1, 12, 768)
+    assert shapes["model.long_clip.visual_projection.weight"] == (512, 768)
+    assert shapes["model.token_mining.LongCLIP_projector.0.weight"] == (32, 1)
+    assert shapes["model.token_mining.CLIP_VIP_projector.0.weight"] == (768, 768)
+    assert shapes["model.token_mining.key_projector.1.weight"] == (512, 768)
+    assert shapes["model.token_mining.tokenizer_projector.3.weight"] == (2048, 2048)
+    assert shapes["model.language_model.embed_tokens.weight"] == (256000, 2048)
+    assert len(model.model.language_model.layers) == 18 and len(model.model.clip_vip.encoder.layers) == 12
+    assert shapes["model.language_model.layers.0.self_attn.k_proj.weight"] == (256, 2048)  # one KV head of 256
+    mining = sum(p.numel() for n, p in model.named_parameters() if ".token_mining." in n)
+    assert round(mining / 1e6, 1) == 6.9 and config.num_vision_tokens == 384
+    assert BOS == config.text_config.bos_token_id
