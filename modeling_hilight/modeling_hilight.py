@@ -240,11 +240,28 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
             video_hidden_states=outputs.video_hidden_states,
         )
 
-    def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs):
+    def prepare_inputs_for_generation(
+        self,
+        input_ids,
+        next_sequence_length=None,
+        past_key_values=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        is_first_iteration: bool | None = False,
+        **kwargs,
+    ):
         # generate() drops `pixel_values_videos` after prefill by name; the keyframes go the same way,
         # so the towers and token mining run once per generate call.
         keyframes = kwargs.pop("pixel_values_keyframes", None)
-        inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
+        inputs = super().prepare_inputs_for_generation(
+            input_ids,
+            next_sequence_length=next_sequence_length,
+            past_key_values=past_key_values,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            is_first_iteration=is_first_iteration,
+            **kwargs,
+        )
         if keyframes is not None and "pixel_values_videos" in inputs:
             inputs["pixel_values_keyframes"] = keyframes
         return inputs

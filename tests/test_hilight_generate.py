@@ -77,3 +77,14 @@ def test_text_only_generation_equals_the_bare_language_model():
     llm.load_state_dict(state)
     ids = torch.tensor([[2, 11, 12, 13, 14]])
     assert torch.equal(greedy(model, ids, max_new_tokens=8), llm.generate(input_ids=ids, do_sample=False, max_new_tokens=8))
+
+
+def test_separate_keyframes_are_used_at_prefill_only():
+    model = tiny_model()
+    calls = []
+    model.model.long_clip.register_forward_hook(lambda m, args, kwargs, out: calls.append(kwargs["pixel_values"].shape),
+                                                with_kwargs=True)
+    ids = prompt(model, [5, 6], keyframes=3)
+    out = model.generate(input_ids=ids, pixel_values_videos=frames(), pixel_values_keyframes=frames(count=3, seed=5),
+                         do_sample=False, max_new_tokens=5, min_new_tokens=5)
+    assert out.shape[1] == ids.shape[1] + 5 and calls == [torch.Size([3, 3, 32, 32])]
