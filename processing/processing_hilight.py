@@ -14,6 +14,9 @@ from transformers.processing_utils import ProcessorMixin
 
 # The reference's Gemma turn format; the videos come first in a user turn, and each answer with
 # its end marker is a {% generation %} span, so `return_assistant_tokens_mask` marks what to learn.
+# The span must end on a token, not on the newline: transformers maps its last character to a token
+# and a span ending in untokenised whitespace would run to the end of the sequence. (The newline is
+# an expression because transformers renders with trim_blocks, which eats a newline after a tag.)
 CHAT_TEMPLATE = (
     "{{ bos_token }}"
     "{% for message in messages %}"
@@ -27,8 +30,8 @@ CHAT_TEMPLATE = (
     "<start_of_turn>model\n"
     "{% generation %}"
     "{% for block in content %}{% if block['type'] == 'text' %}{{ block['text'] }}{% endif %}{% endfor %}"
-    "<end_of_turn>\n"
-    "{% endgeneration %}"
+    "<end_of_turn>"
+    "{% endgeneration %}{{ '\\n' }}"
     "{% endif %}"
     "{% endfor %}"
     "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"

@@ -148,6 +148,8 @@ def _probe(name: str, source) -> tuple[int, float | None, float | None, int, int
 
     try:
         with av.open(source, "r") as container:
+            if container.format.name.endswith("_pipe") or container.format.name.startswith("image2"):
+                raise VideoDecodeError(name, f"is a still image ({container.format.name}), not a video.")
             streams = container.streams.video
             if not streams:
                 kinds = sorted({s.type for s in container.streams}) or ["none"]
@@ -193,26 +195,39 @@ def _decode_pyav(name: str, source, indices: np.ndarray) -> tuple[np.ndarray, li
 
     wanted = sorted(set(indices.tolist()))
     kept: dict[int, tuple[np.ndarray, float]] = {}
+    errors: list[str] = []
     try:
         with av.open(source, "r") as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for position, frame in enumerate(container.decode(stream)):
-                if position in wanted:
-                    kept[position] = (frame.to_ndarray(format="rgb24"), float(frame.time or 0.0))
-                if position >= wanted[-1]:
+            position = 0
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except Exception as error:  # a damaged packet: skip it, keep going, report at the end
+                    errors.append(f"{type(error).__name__}: {error}")
+                    continue
+                for frame in decoded:
+                    if position in wanted:
+                        kept[position] = (frame.to_ndarray(format="rgb24"), float(frame.time or 0.0))
+                    position += 1
+                if position > wanted[-1]:
                     break
     except Exception as error:
-        if not kept:
-            raise VideoDecodeError(name, f"decoding failed ({type(error).__name__}: {error}).") from error
+        errors.append(f"{type(error).__name__}: {error}")
     finally:
         if isinstance(source, io.BytesIO):
             source.seek(0)
+    if not kept and errors:
+        raise VideoDecodeError(name, f"decoding failed ({errors[0]}).")
     if not kept:
         raise VideoDecodeError(name, "no frame could be decoded.")
     # A stream cut short decodes fewer frames than its header promised: an index past the end takes
-    # the last frame before it, so the output keeps its length.
+    # the last frame before it, so the output keeps its length; this is logged, never silent.
     available = sorted(kept)
+    missing = sorted(set(wanted) - set(kept))
+    if missing:
+        logger.warning("%s: frames %s could not be decoded (the stream ends early); repeating frame %d instead",
+                       name, missing, available[-1])  # fmt: skip
 
     def nearest(i: int) -> tuple[np.ndarray, float]:
         before = [k for k in available if k <= i]
@@ -281,7 +296,9 @@ def decode_video(
     meta = VideoMetadata(name, total, video_fps, duration, width, height, chosen.tolist(),
                          [stamps[r] for r in clip_rows], used)  # fmt: skip
     keyframes = frames[[position[i] for i in keys.tolist()]] if num_keyframes else None
-    return frames[clip_rows], meta, keyframes
+    if clip_rows != list(range(len(frames))):  # no copy when the decoded frames are exactly the clip
+        frames = frames[clip_rows]
+    return frames, meta, keyframes
 
 
 def _is_frames(video) -> bool:

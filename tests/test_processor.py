@@ -1,0 +1,131 @@
+"""HiLightProcessor: placeholder expansion, chat template, masks, padding, truncation, round trips."""
+
+import pytest
+import torch
+from remote_code_utils import run_without_package
+from transformers import AutoProcessor
+from video_fixtures import write_video
+
+from modeling_hilight import HiLightProcessor, HiLightVideoProcessor, build_hilight_tokenizer
+
+WORDS = ["which ball went into a pocket ?", "the red 3 went into the top-left pocket .", "how many cushions ?", "two"]
+
+
+@pytest.fixture
+def processor():
+    return HiLightProcessor(HiLightVideoProcessor(size=16, num_frames=4), build_hilight_tokenizer(WORDS),
+                            queries_per_frame=2)  # fmt: skip
+
+
+@pytest.fixture
+def clips(tmp_path):
+    return [str(write_video(tmp_path / f"c{i}.mp4", frames=12 + i)) for i in range(3)]
+
+
+def turn(role, *blocks):
+    return {"role": role, "content": list(blocks)}
+
+
+def video(path):
+    return {"type": "video", "path": path}
+
+
+def text(t):
+    return {"type": "text", "text": t}
+
+
+def tokens(processor, ids, mask=None):
+    return [t for t, keep in zip(processor.tokenizer.convert_ids_to_tokens(ids), mask or [1] * len(ids)) if keep]
+
+
+def test_each_video_placeholder_becomes_frames_times_queries_tokens(processor, clips):
+    out = processor(text=["<video>\nwhich ball ?", "<video> <video> how many ?"], videos=clips)
+    vid = processor.video_token_id
+    assert [(row == vid).sum().item() for row in out["input_ids"]] == [8, 16]
+    assert out["pixel_values_videos"].shape == (3, 4, 3, 16, 16)
+    assert [m["source"] for m in out["video_metadata"]] == clips  # order of appearance
+    with pytest.raises(ValueError, match=r"2 <video> placeholders \(per sample: \[1, 1\]\) but 3 videos"):
+        processor(text=["<video> a", "<video> b"], videos=clips)
+
+
+def test_chat_template_renders_the_gemma_turns_with_videos_first(processor, clips):
+    conversation = [
+        turn("user", text("which ball went into a pocket?"), video(clips[0])),
+        turn("assistant", text("the red 3.")),
+        turn("user", text("how many cushions?")),  # a turn with no video
+        turn("assistant", text("two")),
+        turn("user", video(clips[1]), text("and here?")),
+    ]
+    rendered = processor.apply_chat_template(conversation, add_generation_prompt=True)
+    assert rendered == (
+        "<bos><start_of_turn>user\n<video>\nwhich ball went into a pocket?<end_of_turn>\n"
+        "<start_of_turn>model\nthe red 3.<end_of_turn>\n"
+        "<start_of_turn>user\nhow many cushions?<end_of_turn>\n"
+        "<start_of_turn>model\ntwo<end_of_turn>\n"
+        "<start_of_turn>user\n<video>\nand here?<end_of_turn>\n<start_of_turn>model\n"
+    )
+    out = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True)
+    assert out["pixel_values_videos"].shape[0] == 2 and (out["input_ids"] == processor.video_token_id).sum() == 16
+    assert [m["source"] for m in out["video_metadata"]] == clips[:2]
+
+
+def test_assistant_mask_covers_exactly_the_answers_and_their_end_markers(processor, clips):
+    conversation = [turn("user", video(clips[0]), text("which ball?")), turn("assistant", text("the red 3.")),
+                    turn("user", text("how many cushions?")), turn("assistant", text("two"))]  # fmt: skip
+    out = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
+    ids, mask = out["input_ids"][0].tolist(), out["assistant_masks"][0].tolist()
+    assert tokens(processor, ids, mask) == ["the", "red", "3", ".", "<end_of_turn>", "two", "<end_of_turn>"]
+
+
+def test_padding_sides_and_mixed_text_only_batch(processor, clips):
+    batch = [[turn("user", video(clips[0]), text("which ball?"))], [turn("user", text("how many cushions?"))]]
+    left = processor.apply_chat_template(batch, add_generation_prompt=True, tokenize=True, padding_side="left")
+    right = processor.apply_chat_template(batch, add_generation_prompt=True, tokenize=True, padding_side="right")
+    assert left["pixel_values_videos"].shape[0] == 1  # the text-only sample adds no video
+    assert left["attention_mask"][1, 0] == 0 and left["attention_mask"][1, -1] == 1
+    assert right["attention_mask"][1, 0] == 1 and right["attention_mask"][1, -1] == 0
+    n = int(left["attention_mask"][1].sum())
+    assert torch.equal(left["input_ids"][1, -n:], right["input_ids"][1, :n])
+
+
+def test_truncation_never_cuts_a_video_span(processor, clips):
+    prompt = "which ball ? <video> went into a pocket"
+    with pytest.raises(ValueError, match=r"sample 0 has 15 tokens and max_length=8 would cut a video span .* "
+                                         r"Raise max_length to at least 11"):
+        processor(text=prompt, videos=clips[:1], truncation=True, max_length=8)
+    out = processor(text=prompt, videos=clips[:1], truncation=True, max_length=12)  # cuts text only
+    assert out["input_ids"].shape[1] == 12 and (out["input_ids"] == processor.video_token_id).sum() == 8
+
+
+def test_auto_processor_round_trip(processor, clips, tmp_path):
+    processor.save_pretrained(tmp_path)
+    loaded = AutoProcessor.from_pretrained(tmp_path)
+    assert type(loaded) is HiLightProcessor and loaded.num_video_tokens == 8
+    conversation = [turn("user", video(clips[0]), text("which ball?")), turn("assistant", text("the red 3."))]
+    a = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
+    b = loaded.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
+    for key in ("input_ids", "attention_mask", "assistant_masks", "pixel_values_videos"):
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_processor_loads_with_remote_code_in_a_fresh_process(processor, clips, tmp_path):
+    processor.save_pretrained(tmp_path / "proc")
+    conversation = [turn("user", video(clips[0]), text("which ball?")), turn("assistant", text("the red 3."))]
+    expected = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
+    script = f"""
+        import torch
+        from safetensors.torch import save_file
+        from transformers import AutoProcessor
+        p = AutoProcessor.from_pretrained("proc", trust_remote_code=True)
+        assert type(p).__module__.startswith("transformers_modules"), type(p).__module__
+        conv = [{{"role": "user", "content": [{{"type": "video", "path": {clips[0]!r}}}, {{"type": "text", "text": "which ball?"}}]}},
+                {{"role": "assistant", "content": [{{"type": "text", "text": "the red 3."}}]}}]
+        out = p.apply_chat_template(conv, tokenize=True, return_assistant_tokens_mask=True)
+        save_file({{k: out[k].contiguous() for k in ("input_ids", "assistant_masks", "pixel_values_videos")}}, "out.safetensors")
+    """
+    run_without_package(script, tmp_path)
+    from safetensors.torch import load_file
+
+    got = load_file(tmp_path / "out.safetensors")
+    for key in got:
+        assert torch.equal(got[key], expected[key]), key
