@@ -178,10 +178,11 @@ def _log_once(reason: str) -> None:
         logger.warning("decord unavailable or failing, using PyAV instead: %s", reason)
 
 
-def _decode_decord(source, indices: np.ndarray) -> tuple[np.ndarray, list[float]]:
+def _decode_decord(source, indices: np.ndarray, size: int | None) -> tuple[np.ndarray, list[float]]:
     import decord
 
-    reader = decord.VideoReader(source, ctx=decord.cpu(0), num_threads=1)
+    shape = {"width": size, "height": size} if size else {}
+    reader = decord.VideoReader(source, ctx=decord.cpu(0), **shape)
     if len(reader) <= int(indices.max()):
         raise RuntimeError(f"decord sees {len(reader)} frames, fewer than index {int(indices.max())}")
     frames = reader.get_batch(indices.tolist()).asnumpy()
@@ -189,7 +190,7 @@ def _decode_decord(source, indices: np.ndarray) -> tuple[np.ndarray, list[float]
     return frames, stamps
 
 
-def _decode_pyav(name: str, source, indices: np.ndarray) -> tuple[np.ndarray, list[float]]:
+def _decode_pyav(name: str, source, indices: np.ndarray, size: int | None) -> tuple[np.ndarray, list[float]]:
     """Decode in order, keep only the wanted frames, stop after the last one."""
     import av
 
@@ -208,7 +209,8 @@ def _decode_pyav(name: str, source, indices: np.ndarray) -> tuple[np.ndarray, li
                     continue
                 for frame in decoded:
                     if position in wanted:
-                        kept[position] = (frame.to_ndarray(format="rgb24"), float(frame.time or 0.0))
+                        shape = {"width": size, "height": size, "interpolation": "BICUBIC"} if size else {}
+                        kept[position] = (frame.to_ndarray(format="rgb24", **shape), float(frame.time or 0.0))
                     position += 1
                 if position > wanted[-1]:
                     break
@@ -248,13 +250,18 @@ def decode_video(
     backend: str = "auto",
     video_fps: float | None = None,
     num_keyframes: int | None = None,
+    decode_size: int | None = None,
 ) -> tuple[np.ndarray, VideoMetadata, np.ndarray | None]:
     """Sampled frames `[T, H, W, 3]` uint8 and their metadata, from a path, bytes, a file object,
     a `[T, H, W, 3]` uint8 array or tensor, or a list of `[H, W, 3]` frames (`video_fps` gives
     the frame rate of frames passed as arrays).
 
     With `num_keyframes`, also `num_keyframes` uniformly sampled keyframes for the Long-CLIP tower
-    (third value; None otherwise); the union of both index sets is decoded once."""
+    (third value; None otherwise); the union of both index sets is decoded once.
+
+    `decode_size` makes the decoder itself scale files to `decode_size x decode_size` (FFmpeg's
+    bicubic scaler, as the frames are converted to RGB): the squash resize at almost no cost.
+    Frames given as arrays are returned at their own size."""
     if _is_frames(video):
         frames = _as_frame_array(video)
         chosen = sample_indices(len(frames), num_frames, sampling, fps=fps, video_fps=video_fps, indices=indices,
@@ -276,7 +283,7 @@ def decode_video(
     frames = stamps = None
     if backend in ("auto", "decord"):
         try:
-            frames, stamps = _decode_decord(source, union)
+            frames, stamps = _decode_decord(source, union, decode_size)
             used = "decord"
         except ImportError as error:
             if backend == "decord":
@@ -290,7 +297,7 @@ def decode_video(
             if isinstance(source, io.BytesIO):
                 source.seek(0)
     if frames is None:
-        frames, stamps = _decode_pyav(name, source, union)
+        frames, stamps = _decode_pyav(name, source, union, decode_size)
     position = {index: row for row, index in enumerate(union.tolist())}
     clip_rows = [position[i] for i in chosen.tolist()]
     meta = VideoMetadata(name, total, video_fps, duration, width, height, chosen.tolist(),
