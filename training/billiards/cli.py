@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from .dataset import make_dataset, save_strip
 
     if args.strip:
-        print(f"wrote {save_strip(args.strip, seed=args.seed or 7)}")
+        print(f"wrote {save_strip(args.strip, seed=args.seed or 56)}")
         return 0
     if not args.out:
         raise SystemExit("hilight data: --out is required (or --strip)")

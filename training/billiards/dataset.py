@@ -116,7 +116,7 @@ def make_dataset(out_dir: str | os.PathLike, num_clips: int, seed: int = 0, widt
     return data
 
 
-def save_strip(path: str | os.PathLike, seed: int = 7, count: int = 5, width: int = 256, height: int = 128) -> Path:
+def save_strip(path: str | os.PathLike, seed: int = 56, count: int = 5, width: int = 256, height: int = 128) -> Path:
     """The README's example frame strip: `count` frames of one shot side by side (PNG)."""
     from PIL import Image
 
