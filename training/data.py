@@ -93,6 +93,15 @@ def video_paths(messages: list[dict]) -> list[str]:
     return [b["path"] for turn in messages for b in turn["content"] if b.get("type") == "video" and b.get("path")]
 
 
+def _absolute(example: dict, root) -> dict:
+    out = {}
+    if "messages" in example:
+        out["messages"] = absolute_video_paths(example["messages"], root)
+    if isinstance(example.get("video"), str):
+        out["video"] = _resolve(example["video"], root)
+    return out
+
+
 def load_training_data(source: str | os.PathLike, video_root: str | os.PathLike | None = None) -> DatasetDict | Dataset:
     """A `datasets` folder (saved with `save_to_disk`), a LLaVA-style `.json`, or a folder of one JSON per split."""
     source = Path(source)
@@ -103,9 +112,7 @@ def load_training_data(source: str | os.PathLike, video_root: str | os.PathLike 
     if (source / "dataset_dict.json").exists() or (source / "dataset_info.json").exists():
         data = load_from_disk(str(source))
         root = video_root if video_root is not None else source
-        if "messages" in next(iter(data.values())).column_names if isinstance(data, DatasetDict) else data.column_names:
-            data = data.map(lambda ex: {"messages": absolute_video_paths(ex["messages"], root)})
-        return data
+        return data.map(lambda example: _absolute(example, root))
     splits = {p.stem: load_llava_json(p, video_root or source) for p in sorted(source.glob("*.json"))}
     if not splits:
         raise DataFormatError(f"{source}: neither a saved `datasets` folder nor a folder of LLaVA-style .json files.")

@@ -1,0 +1,116 @@
+"""Our collators. Every stage builds its batches here, so `pixel_values_videos` always reach the model.
+
+(TRL's own collator switches to vision mode only for an `image`/`images` column; on a data set with
+only `messages` it would train on the placeholder tokens with no video at all.)
+
+Each video is decoded exactly once, here. A sample whose video cannot be decoded leaves the batch,
+is counted in `SkippedSamples` (logged, put in the Trainer logs and saved with the run), and, if a
+whole batch is bad, the last good sample stands in so training goes on; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from ..processing import HiLightProcessor, VideoDecodeError
+from .callbacks import SkippedSamples
+from .data import video_paths
+
+logger = logging.getLogger(__name__)
+
+
+class _DecodingCollator:
+    def __init__(self, processor: HiLightProcessor, skipped: SkippedSamples | None = None, **video_kwargs):
+        self.processor = processor
+        self.skipped = skipped if skipped is not None else SkippedSamples()
+        self.video_kwargs = video_kwargs
+        self._last_good: tuple[dict, list[dict]] | None = None
+
+    def decode(self, example: dict, paths: list[str]) -> list[dict] | None:
+        """Pixel values of each video of `example`, or None (recorded) if one cannot be decoded."""
+        out = []
+        for path in paths:
+            try:
+                out.append(self.processor.video_processor(path, **self.video_kwargs))
+            except VideoDecodeError as error:
+                self.skipped.add(str(example.get("id", "?")), str(path), error.reason)
+                return None
+        return out
+
+    def decoded_examples(self, examples: list[dict], paths_of) -> list[tuple[dict, list[dict]]]:
+        good = []
+        for example in examples:
+            pixels = self.decode(example, paths_of(example))
+            if pixels is not None:
+                good.append((example, pixels))
+        if good:
+            self._last_good = good[-1]
+        elif self._last_good is not None:
+            logger.warning("every sample of this batch was skipped; the last good sample stands in")
+            good = [self._last_good]
+        else:
+            raise VideoDecodeError(
+                "batch", f"no video of the first batch could be decoded: {self.skipped.records[-len(examples):]}"
+            )
+        return good
+
+    @staticmethod
+    def stack(pixels: list[dict], key: str) -> torch.Tensor | None:
+        parts = [p[key] for p in pixels if key in p]
+        return torch.cat(parts) if parts else None
+
+
+class VideoChatCollator(_DecodingCollator):
+    """`messages` (transformers chat with video blocks) -> `input_ids`, `attention_mask`, `labels`
+    (answers and their end markers only; -100 elsewhere), `pixel_values_videos` (and keyframes)."""
+
+    def __init__(self, processor, skipped=None, max_length: int | None = None, **video_kwargs):
+        super().__init__(processor, skipped, **video_kwargs)
+        self.max_length = max_length
+
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        good = self.decoded_examples(examples, lambda ex: video_paths(ex["messages"]))
+        batch = self.processor.apply_chat_template(
+            [ex["messages"] for ex, _ in good], tokenize=True, return_assistant_tokens_mask=True, videos=[],
+            padding_side="right", truncation=self.max_length is not None, max_length=self.max_length,
+        )  # fmt: skip
+        labels = batch["input_ids"].masked_fill(batch["assistant_masks"] == 0, -100)
+        out = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "labels": labels}
+        pixels = [p for _, ps in good for p in ps]
+        for key in ("pixel_values_videos", "pixel_values_keyframes"):
+            value = self.stack(pixels, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+class VideoCaptionCollator(_DecodingCollator):
+    """Video-caption pairs for CLIP-ViP+ -> `input_ids`, `attention_mask` (`<bos> caption <eos>`),
+    `pixel_values_videos`. With a `captions` list, one phrasing is drawn per sample."""
+
+    def __init__(self, processor, skipped=None, max_length: int = 64, seed: int = 0, **video_kwargs):
+        super().__init__(processor, skipped, **video_kwargs)
+        self.max_length = max_length
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def caption_of(self, example: dict) -> str:
+        options = example.get("captions") or [example["caption"]]
+        return options[int(torch.randint(len(options), (1,), generator=self.generator))]
+
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        good = self.decoded_examples(examples, lambda ex: [ex["video"]])
+        tokenizer = self.processor.tokenizer
+        texts = [f"{tokenizer.bos_token} {self.caption_of(ex)} {tokenizer.eos_token}" for ex, _ in good]
+        tokens = tokenizer(texts, add_special_tokens=False, padding=True, truncation=True, max_length=self.max_length,
+                           return_tensors="pt")  # fmt: skip
+        # a caption cut by max_length still ends with <eos>: the text tower pools at the first <eos>
+        ends = tokens["attention_mask"].sum(1) - 1
+        tokens["input_ids"][torch.arange(len(ends)), ends] = tokenizer.eos_token_id
+        pixels = [p for _, ps in good for p in ps]
+        return {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
+                "pixel_values_videos": self.stack(pixels, "pixel_values_videos"), "return_loss": True}  # fmt: skip
+
+
+__all__ = ["VideoCaptionCollator", "VideoChatCollator"]

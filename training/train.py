@@ -1,0 +1,268 @@
+"""`hilight train encoder|align|instruct --config RECIPE.yaml [--key value ...]`: the paper's three stages.
+
+A recipe is one flat YAML: the `HiLightRecipe` fields below plus the Trainer's own
+(`TrainingArguments`, or TRL's `SFTConfig` for `instruct`), parsed by `HfArgumentParser`.
+
+* encoder:  CLIPViPPlusModel on video-caption pairs, global + local loss (transformers.Trainer).
+* align:    HiLightForConditionalGeneration, towers and LLM frozen, token mining trains (Trainer).
+* instruct: TRL SFTTrainer with a PEFT LoRA on the LLM only (regex over its Linear layers), token
+            mining optionally trainable alongside, loss on the answers only; the merged model is
+            saved to `output_dir/merged` (a standalone checkpoint).
+Every stage uses our collators (training/collator.py), writes `loss_curve.png` and
+`skipped_samples.json`, and saves the processor next to the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments
+
+from ..configuration_clip_vip_plus import DEFAULT_STOPWORDS
+from ..processing import HiLightProcessor, HiLightVideoProcessor, build_hilight_tokenizer
+from .callbacks import SkippedSamples, SkippedSamplesCallback, plot_loss_curve
+from .collator import VideoCaptionCollator, VideoChatCollator
+from .data import load_training_data
+
+logger = logging.getLogger(__name__)
+STAGES = ("encoder", "align", "instruct")
+
+
+@dataclass
+class HiLightRecipe:
+    data: str = field(metadata={"help": "a `datasets` folder (e.g. `hilight data` output) or LLaVA-style JSON"})
+    video_root: str | None = field(default=None, metadata={"help": "folder that relative video paths start from"})
+    model: str = field(default="tiny", metadata={"help": "'tiny' (new tiny model) or a checkpoint folder"})
+    tokenizer: str | None = field(default=None, metadata={"help": "a tokenizer folder; default: built from the data"})
+    clip_vip_path: str | None = field(default=None, metadata={"help": "align/instruct: a CLIP-ViP+ checkpoint "
+                                                                         "(the encoder stage's output) for the tower"})
+    num_frames: int = 12
+    image_size: int = 32
+    sampling: str = field(default="uniform", metadata={"help": "uniform | jitter (the reference's training rule)"})
+    max_tokens: int | None = field(default=None, metadata={"help": "truncate prompts (never through a video)"})
+    queries_per_frame: int = 4
+    token_mining_variant: str = "reference"
+    local_loss_placement: str = "pre_projection"
+    lora_r: int = 64
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    train_token_mining: bool = field(default=False, metadata={"help": "instruct: token mining trains with LoRA"})
+    merge_lora: bool = True
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    fingerprint: bool = field(default=False, metadata={"help": "write a checksum of the weights per rank"})
+
+
+def parse(stage: str, config: str | None, overrides: list[str]) -> tuple[HiLightRecipe, TrainingArguments]:
+    if stage == "instruct":
+        from trl import SFTConfig as ArgsClass
+    else:
+        ArgsClass = TrainingArguments
+    parser = HfArgumentParser((HiLightRecipe, ArgsClass))
+    values = {}
+    if config:
+        import yaml
+
+        values = yaml.safe_load(Path(config).read_text()) or {}
+    if len(overrides) % 2:
+        raise SystemExit(f"hilight train: overrides come in '--key value' pairs, got {overrides}")
+    for key, value in zip(overrides[::2], overrides[1::2]):
+        values[key.lstrip("-").replace("-", "_")] = yaml_value(value)
+    recipe, args = parser.parse_dict(values)
+    return recipe, args
+
+
+def yaml_value(text: str):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+# -- shared pieces -------------------------------------------------------------------------------
+
+
+def texts_of(dataset) -> list[str]:
+    out = []
+    for row in dataset:
+        out.extend(row.get("captions") or ([row["caption"]] if row.get("caption") else []))
+        for turn in row.get("messages") or []:
+            out.extend(b["text"] for b in turn["content"] if b.get("type") == "text" and b.get("text"))
+    return out
+
+
+def make_processor(recipe: HiLightRecipe, train_data) -> HiLightProcessor:
+    tokenizer = None
+    if recipe.tokenizer:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(recipe.tokenizer)
+    elif recipe.model != "tiny" and (Path(recipe.model) / "tokenizer_config.json").exists():
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(recipe.model)
+    if tokenizer is None:
+        tokenizer = build_hilight_tokenizer(texts_of(train_data))
+    video = HiLightVideoProcessor(size=recipe.image_size, num_frames=recipe.num_frames, sampling=recipe.sampling,
+                                  num_decode_threads=2)  # fmt: skip
+    return HiLightProcessor(video, tokenizer, queries_per_frame=recipe.queries_per_frame)
+
+
+def limit(dataset, count):
+    return dataset if dataset is None or count is None else dataset.select(range(min(count, len(dataset))))
+
+
+class Fingerprint(TrainerCallback):
+    """Each process writes a checksum of its trainable weights at the end (multi-process checks)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def on_train_end(self, args, state, control, **kwargs):
+        sums = {n: float(p.detach().double().sum()) for n, p in self.model.named_parameters() if p.requires_grad}
+        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(args.output_dir) / f"fingerprint.rank{args.process_index}.json").write_text(json.dumps(sums))
+
+
+# -- the stages -----------------------------------------------------------------------------------
+
+
+def encoder_model(recipe: HiLightRecipe, processor: HiLightProcessor):
+    from ..configuration_clip_vip_plus import CLIPViPPlusConfig
+    from ..language_mask import stopword_token_ids
+    from ..modeling_clip_vip_plus import CLIPViPPlusModel
+
+    if recipe.model != "tiny":
+        return CLIPViPPlusModel.from_pretrained(recipe.model)
+    tok = processor.tokenizer
+    config = CLIPViPPlusConfig(
+        text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=recipe.image_size, patch_size=8, temporal_size=recipe.num_frames),
+        projection_dim=32, local_loss_placement=recipe.local_loss_placement,
+        language_mask_token_ids=stopword_token_ids(tok, DEFAULT_STOPWORDS),
+    )  # fmt: skip
+    return CLIPViPPlusModel(config)
+
+
+def hilight_model(recipe: HiLightRecipe, processor: HiLightProcessor, stage: str):
+    from ..configuration_hilight import HiLightConfig
+    from ..modeling_hilight import HiLightForConditionalGeneration
+
+    tower = None
+    if recipe.clip_vip_path:
+        from ..modeling_clip_vip_plus import CLIPViPPlusModel
+
+        tower = CLIPViPPlusModel.from_pretrained(recipe.clip_vip_path).vision_model
+    if recipe.model != "tiny":
+        model = HiLightForConditionalGeneration.from_pretrained(recipe.model)
+    else:
+        tok = processor.tokenizer
+        vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                      image_size=recipe.image_size, patch_size=8)  # fmt: skip
+        clip_vip = tower.config.to_dict() if tower is not None else {**vision, "temporal_size": recipe.num_frames}
+        config = HiLightConfig.tiny(
+            clip_vip_config=clip_vip, long_clip_config=vision,
+            text_config=dict(vocab_size=len(tok), pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                             eos_token_id=[tok.eos_token_id, tok.convert_tokens_to_ids("<end_of_turn>")]),
+            video_token_id=processor.video_token_id, num_frames=recipe.num_frames,
+            queries_per_frame=recipe.queries_per_frame, token_mining_variant=recipe.token_mining_variant,
+        )  # fmt: skip
+        model = HiLightForConditionalGeneration(config)
+    if tower is not None:  # the encoder stage's CLIP-ViP+ becomes the video tower
+        from ..conversion_utils import load_state_dict_strictly
+
+        load_state_dict_strictly(model.model.clip_vip, tower.state_dict(), recipe.clip_vip_path)
+    # alignment: only token mining learns (the reference); instruct: LoRA decides (see below)
+    model.config.freeze_language_model = stage == "align"
+    model.config.freeze_token_mining = stage == "instruct" and not recipe.train_token_mining
+    model.model.apply_freezing()
+    return model
+
+
+def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
+    """(trainer, processor, skipped) for a stage, ready to `train()`."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES}.")
+    data = load_training_data(recipe.data, recipe.video_root)
+    train_data = limit(data["train"] if "train" in data else data, recipe.max_train_samples)
+    eval_data = limit(data.get("validation") if hasattr(data, "get") else None, recipe.max_eval_samples)
+    processor = make_processor(recipe, train_data)
+    skipped = SkippedSamples()
+    args.remove_unused_columns = False  # our collators read the raw columns
+    callbacks = [SkippedSamplesCallback(skipped)]
+    if stage == "encoder":
+        model = encoder_model(recipe, processor)
+        collator = VideoCaptionCollator(processor, skipped, seed=args.seed)
+        trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
+                          data_collator=collator, callbacks=callbacks)  # fmt: skip
+    elif stage == "align":
+        model = hilight_model(recipe, processor, stage)
+        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens)
+        trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
+                          data_collator=collator, callbacks=callbacks)  # fmt: skip
+    else:
+        from trl import SFTTrainer
+
+        from .lora import hilight_lora_config
+
+        model = hilight_model(recipe, processor, stage)
+        lora = hilight_lora_config(model, r=recipe.lora_r, alpha=recipe.lora_alpha, dropout=recipe.lora_dropout,
+                                   modules_to_save=["token_mining"] if recipe.train_token_mining else None)  # fmt: skip
+        args.dataset_kwargs = {"skip_prepare_dataset": True}  # our collator tokenises and masks
+        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
+                             data_collator=collator, processing_class=processor, peft_config=lora,
+                             callbacks=callbacks)  # fmt: skip
+    if recipe.fingerprint:
+        trainer.add_callback(Fingerprint(trainer.model))
+    return trainer, processor, skipped
+
+
+def finish(stage: str, recipe: HiLightRecipe, trainer, processor) -> Path:
+    out = Path(trainer.args.output_dir)
+    trainer.save_model(str(out))
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(str(out))
+        plot_loss_curve(trainer.state.log_history, out / "loss_curve.png", title=f"HiLight {stage} stage")
+        if stage == "instruct" and recipe.merge_lora:
+            from .merge import merge_peft_model
+
+            merge_peft_model(trainer.model, processor, out / "merged")
+    return out
+
+
+def train(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
+    trainer, processor, skipped = build(stage, recipe, args)
+    trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+    finish(stage, recipe, trainer, processor)
+    return trainer
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("stage", choices=STAGES)
+    parser.add_argument("overrides", nargs=argparse.REMAINDER,
+                        help="--config RECIPE.yaml, then --key value pairs that override the recipe")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    overrides, config = list(args.overrides), None
+    if "--config" in overrides:
+        at = overrides.index("--config")
+        config = overrides[at + 1]
+        del overrides[at : at + 2]
+    recipe, training_args = parse(args.stage, config, overrides)
+    trainer = train(args.stage, recipe, training_args)
+    logs = [e for e in trainer.state.log_history if "loss" in e]
+    if logs and trainer.is_world_process_zero():
+        print(f"{args.stage}: loss {logs[0]['loss']:.4f} -> {logs[-1]['loss']:.4f} in {trainer.state.global_step} "
+              f"steps; model, processor and loss_curve.png in {training_args.output_dir}")  # fmt: skip
+    return 0
