@@ -48,6 +48,8 @@ class HiLightRecipe:
     max_tokens: int | None = field(default=None, metadata={"help": "truncate prompts (never through a video)"})
     queries_per_frame: int = 4
     token_mining_variant: str = "reference"
+    llm_init_range: float = field(default=0.02, metadata={"help": "'tiny' only: init std of the new LLM; a larger "
+                                  "value stands in for a trained LLM whose output depends on its inputs"})
     local_loss_placement: str = "pre_projection"
     lora_r: int = 64
     lora_alpha: int = 32
@@ -171,6 +173,7 @@ def hilight_model(recipe: HiLightRecipe, processor: HiLightProcessor, stage: str
         config = HiLightConfig.tiny(
             clip_vip_config=clip_vip, long_clip_config=vision,
             text_config=dict(vocab_size=len(tok), pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                             initializer_range=recipe.llm_init_range,
                              eos_token_id=[tok.eos_token_id, tok.convert_tokens_to_ids("<end_of_turn>")]),
             video_token_id=processor.video_token_id, num_frames=recipe.num_frames,
             queries_per_frame=recipe.queries_per_frame, token_mining_variant=recipe.token_mining_variant,
