@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments
+from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from ..configuration_clip_vip_plus import DEFAULT_STOPWORDS
 from ..processing import HiLightProcessor, HiLightVideoProcessor, build_hilight_tokenizer
@@ -198,6 +198,7 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
     train_data = limit(data["train"] if "train" in data else data, recipe.max_train_samples)
     eval_data = limit(data.get("validation") if hasattr(data, "get") else None, recipe.max_eval_samples)
     processor = make_processor(recipe, train_data)
+    set_seed(args.seed)  # the same new weights on every rank and every run
     skipped = SkippedSamples()
     args.remove_unused_columns = False  # our collators read the raw columns
     callbacks = [SkippedSamplesCallback(skipped)]
