@@ -106,3 +106,18 @@ def test_array_inputs_property(t, h, w, num):
     frames, meta, _ = decode_video(array, num)
     assert frames.shape == (num, h, w, 3)
     assert np.array_equal(frames, array[sample_indices(t, num)])
+
+
+def test_pyav_takes_over_when_decord_cannot_be_imported_and_says_why_once(tmp_path, monkeypatch, caplog):
+    import sys
+
+    from modeling_hilight.processing import video_decoding
+
+    path = write_video(tmp_path / "v.mp4", frames=20)
+    expected, _, _ = decode_video(path, 5, backend="decord")
+    monkeypatch.setitem(sys.modules, "decord", None)  # as on a platform without decord wheels
+    monkeypatch.setattr(video_decoding, "_logged_reasons", set())
+    frames, meta, _ = decode_video(path, 5)
+    decode_video(path, 5)
+    assert meta.backend == "pyav" and np.array_equal(frames, expected)
+    assert caplog.text.count("decord unavailable or failing, using PyAV instead: decord cannot be imported") == 1
