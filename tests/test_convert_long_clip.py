@@ -114,3 +114,17 @@ def test_assemble_a_whole_hilight_from_the_four_published_pieces(tmp_path):
     ids = torch.tensor([[2] + [model.config.video_token_id] * 48 + [5, 6]])
     out = model(input_ids=ids, pixel_values_videos=torch.randn(1, 12, 3, 32, 32))
     assert out.logits.shape == (1, 51, 128) and torch.isfinite(out.logits).all()
+
+
+def test_cli_converts_long_clip_and_refuses_incomplete_hilight(tmp_path, capsys):
+    from transformers import CLIPModel
+
+    from modeling_hilight.training.cli import main
+
+    torch.save(long_clip_state(), tmp_path / "longclip.pt")
+    assert main(["convert", "long-clip", "--checkpoint", str(tmp_path / "longclip.pt"), "--out", str(tmp_path / "lc")]) == 0
+    assert "wrote CLIPModel" in capsys.readouterr().out
+    loaded = CLIPModel.from_pretrained(tmp_path / "lc")
+    assert loaded.text_model.embeddings.position_embedding.weight.shape == (248, TW)
+    with pytest.raises(SystemExit, match="missing --long-clip, --token-mining, --language-model"):
+        main(["convert", "hilight", "--clip-vip", "x.pt", "--out", str(tmp_path / "h")])
