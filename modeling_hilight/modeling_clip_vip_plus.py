@@ -241,7 +241,7 @@ class CLIPViPPlusOutput(ModelOutput):
     loss_local: SPARC local loss (zero when `local_loss_placement == "none"`).
     logits_per_video [videos, texts], logits_per_text [texts, videos]: scaled cosine similarities.
     video_embeds, text_embeds: L2-normalised projected embeddings.
-    local_text_tokens [B, T, P] / local_video_tokens [B, P, D] (or per layer, tuples, for "all_layers"):
+    local_text_tokens [B, T, D] / local_video_tokens [B, P, D] (or per layer, tuples, for "all_layers"):
         the projected token and patch embeddings the local loss used.
     language_mask [B, T]: True where a text token took part in the local loss.
     """

@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from hilight_fixtures import BOS, frames, prompt, tiny_model
+from hilight_fixtures import frames, prompt, tiny_model
 from transformers import AutoModel, AutoModelForImageTextToText
 
 from modeling_hilight import HiLightConfig, HiLightForConditionalGeneration, HiLightModel
@@ -149,4 +149,3 @@ def test_full_preset_has_the_published_shapes_on_meta_tensors():
     assert shapes["model.language_model.layers.0.self_attn.k_proj.weight"] == (256, 2048)  # one KV head of 256
     mining = sum(p.numel() for n, p in model.named_parameters() if ".token_mining." in n)
     assert round(mining / 1e6, 1) == 6.9 and config.num_vision_tokens == 384
-    assert BOS == config.text_config.bos_token_id
