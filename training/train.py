@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
+import yaml
 from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from ..configuration_clip_vip_plus import DEFAULT_STOPWORDS
@@ -62,28 +62,18 @@ class HiLightRecipe:
 
 
 def parse(stage: str, config: str | None, overrides: list[str]) -> tuple[HiLightRecipe, TrainingArguments]:
+    """The recipe YAML, then `--key value` overrides (values read as YAML: numbers, booleans, null)."""
     if stage == "instruct":
         from trl import SFTConfig as ArgsClass
     else:
         ArgsClass = TrainingArguments
-    parser = HfArgumentParser((HiLightRecipe, ArgsClass))
-    values = {}
-    if config:
-        import yaml
-
-        values = yaml.safe_load(Path(config).read_text()) or {}
+    values = yaml.safe_load(Path(config).read_text()) or {} if config else {}
     if len(overrides) % 2:
         raise SystemExit(f"hilight train: overrides come in '--key value' pairs, got {overrides}")
     for key, value in zip(overrides[::2], overrides[1::2]):
-        values[key.lstrip("-").replace("-", "_")] = yaml_value(value)
-    recipe, args = parser.parse_dict(values)
+        values[key.lstrip("-").replace("-", "_")] = yaml.safe_load(value)
+    recipe, args = HfArgumentParser((HiLightRecipe, ArgsClass)).parse_dict(values)
     return recipe, args
-
-
-def yaml_value(text: str):
-    import yaml
-
-    return yaml.safe_load(text)
 
 
 # -- shared pieces -------------------------------------------------------------------------------
