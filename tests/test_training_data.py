@@ -91,3 +91,17 @@ def test_resume_from_a_checkpoint_continues_with_the_same_losses(data, tmp_path)
     tail = [e["loss"] for e in resumed.state.log_history if "loss" in e and e["step"] > 3]
     assert len(whole) == 6 and len(tail) == 3
     assert tail == pytest.approx(whole[3:], rel=1e-5)
+
+
+def test_recipe_overrides_keep_strategy_words_and_read_numbers(tmp_path):
+    from training_fixtures import RECIPES
+
+    from modeling_hilight.training.train import parse
+
+    recipe, args = parse("align", str(RECIPES / "align_tiny.yaml"),
+                         ["--data", "d", "--output_dir", str(tmp_path), "--eval_strategy", "no", "--max_steps", "7",
+                          "--learning_rate", "1e-3", "--fingerprint", "true", "--max_tokens", "null"])  # fmt: skip
+    assert args.eval_strategy == "no" and args.max_steps == 7 and args.learning_rate == 1e-3
+    assert recipe.fingerprint is True and recipe.max_tokens is None and recipe.num_frames == 4
+    with pytest.raises(SystemExit, match="pairs"):
+        parse("align", None, ["--data"])

@@ -62,7 +62,7 @@ class HiLightRecipe:
 
 
 def parse(stage: str, config: str | None, overrides: list[str]) -> tuple[HiLightRecipe, TrainingArguments]:
-    """The recipe YAML, then `--key value` overrides (values read as YAML: numbers, booleans, null)."""
+    """The recipe YAML, then `--key value` overrides (see `override_value`)."""
     if stage == "instruct":
         from trl import SFTConfig as ArgsClass
     else:
@@ -71,9 +71,27 @@ def parse(stage: str, config: str | None, overrides: list[str]) -> tuple[HiLight
     if len(overrides) % 2:
         raise SystemExit(f"hilight train: overrides come in '--key value' pairs, got {overrides}")
     for key, value in zip(overrides[::2], overrides[1::2]):
-        values[key.lstrip("-").replace("-", "_")] = yaml.safe_load(value)
+        values[key.lstrip("-").replace("-", "_")] = override_value(value)
     recipe, args = HfArgumentParser((HiLightRecipe, ArgsClass)).parse_dict(values)
     return recipe, args
+
+
+def override_value(text: str):
+    """A command-line value: true/false, null, a number (`1e-3` too), a YAML list or mapping, else
+    the text itself (so `--save_strategy no` stays "no", which YAML 1.1 would read as False)."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("null", "none"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if text[:1] in "[{":
+        return yaml.safe_load(text)
+    return text
 
 
 # -- shared pieces -------------------------------------------------------------------------------
@@ -199,6 +217,7 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
                           data_collator=collator, callbacks=callbacks)  # fmt: skip
     elif stage == "align":
         model = hilight_model(recipe, processor, stage)
+        processor.queries_per_frame = model.config.vision_tokens_per_frame  # the model decides the count
         collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens)
         trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
                           data_collator=collator, callbacks=callbacks)  # fmt: skip
@@ -208,6 +227,7 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
         from .lora import hilight_lora_config
 
         model = hilight_model(recipe, processor, stage)
+        processor.queries_per_frame = model.config.vision_tokens_per_frame
         lora = hilight_lora_config(model, r=recipe.lora_r, alpha=recipe.lora_alpha, dropout=recipe.lora_dropout,
                                    modules_to_save=["token_mining"] if recipe.train_token_mining else None)  # fmt: skip
         args.dataset_kwargs = {"skip_prepare_dataset": True}  # our collator tokenises and masks
