@@ -60,3 +60,30 @@ def test_written_clip_decodes_with_the_frame_count_and_colours(tmp_path):
 def test_odd_frame_sizes_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="frame size must be even and at least 16x8 \\(H.264\\), got 127x64"):
         RenderSettings(width=127, height=64)
+
+
+def test_ball_coverage_is_its_area_and_its_centre_is_the_ground_truth():
+    # a solid ball on a black image: coverage (mean over the channels / the colour) sums to pi r^2,
+    # and the coverage-weighted centroid is the given centre (reference: plain numpy over the image)
+    from modeling_hilight.training.billiards.render import draw_ball
+
+    for cx, cy, r in ((20.3, 15.7, 3.4), (31.0, 12.5, 6.2), (9.9, 9.1, 2.2)):
+        image = np.zeros((32, 48, 3), np.float32)
+        draw_ball(image, 0, cx, cy, r, shading=False)  # the cue ball: no number
+        cover = image[..., 0] / BALL_COLOURS[0][1][0]
+        assert cover.sum() == pytest.approx(np.pi * r * r, rel=0.02)
+        yy, xx = np.mgrid[0:32, 0:48] + 0.5
+        assert (cover * xx).sum() / cover.sum() == pytest.approx(cx, abs=0.02)
+        assert (cover * yy).sum() / cover.sum() == pytest.approx(cy, abs=0.02)
+
+
+def test_numbers_are_drawn_once_balls_are_big_enough():
+    from modeling_hilight.training.billiards.render import NUMBER_MIN_RADIUS, draw_ball
+
+    for radius, inked in ((NUMBER_MIN_RADIUS + 2, True), (NUMBER_MIN_RADIUS - 1, False)):
+        image = np.zeros((40, 40, 3), np.float32)
+        draw_ball(image, 2, 20.0, 20.0, radius, shading=False)
+        centre = image[20 - int(radius) // 2 : 20 + int(radius) // 2, 20 - int(radius) // 2 : 20 + int(radius) // 2]
+        white = (centre.min(-1) > 200).any()  # the spot under the digits
+        ink = (centre.max(-1) < 40).any()  # the digits
+        assert white == inked and ink == inked, radius

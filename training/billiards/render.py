@@ -16,6 +16,13 @@ import numpy as np
 from .physics import BALL_COLOURS, BALL_RADIUS, POCKET_RADIUS, POCKETS, TABLE_LENGTH, TABLE_WIDTH, Simulation
 
 CLOTH = np.array([30, 110, 60], np.float32)
+WHITE = np.array([245, 245, 240], np.float32)
+# 3x5 digits, drawn on a white spot once a ball is big enough for them to be legible
+DIGITS = {d: np.array([[c == "1" for c in row] for row in rows.split()], bool) for d, rows in {
+    "0": "111 101 101 101 111", "1": "010 110 010 010 111", "2": "111 001 111 100 111", "3": "111 001 111 001 111",
+    "4": "101 101 111 001 001", "5": "111 100 111 001 111", "6": "111 100 111 101 111", "7": "111 001 001 001 001",
+    "8": "111 101 111 101 111", "9": "111 101 111 001 111"}.items()}  # fmt: skip
+NUMBER_MIN_RADIUS = 5.0  # pixels
 RAIL = np.array([90, 55, 30], np.float32)
 
 
@@ -77,7 +84,7 @@ def render_background(projection: TableProjection, rng: np.random.Generator) -> 
     return image
 
 
-def draw_ball(image: np.ndarray, number: int, cx: float, cy: float, radius: float) -> None:
+def draw_ball(image: np.ndarray, number: int, cx: float, cy: float, radius: float, shading: bool = True) -> None:
     """Composite one ball with coverage anti-aliasing; stripes are white with a coloured band."""
     height, width, _ = image.shape
     x0, x1 = max(int(cx - radius - 1), 0), min(int(cx + radius + 2), width)
@@ -89,13 +96,30 @@ def draw_ball(image: np.ndarray, number: int, cx: float, cy: float, radius: floa
     cover = np.clip(radius + 0.5 - np.hypot(dx, dy), 0, 1)[..., None]
     colour = np.array(BALL_COLOURS[number][1], np.float32)
     if number >= 9:  # stripe: colour band across the middle, white caps
-        band = (np.abs(dy) < 0.5 * radius)[..., None]
-        colour = np.where(band, colour, np.array([245, 245, 240], np.float32))
+        colour = np.where((np.abs(dy) < 0.5 * radius)[..., None], colour, WHITE)
     else:
         colour = np.broadcast_to(colour, cover.shape[:2] + (3,))
-    shade = 1.0 + 0.25 * np.clip(1 - np.hypot(dx + 0.35 * radius, dy + 0.35 * radius) / max(radius, 1e-3), 0, 1)
+    if number > 0 and radius >= NUMBER_MIN_RADIUS:
+        colour = _number_spot(colour, str(number), dx, dy, radius)
+    if shading:  # a highlight towards the top-left
+        colour = colour * (1.0 + 0.25 * np.clip(1 - np.hypot(dx + 0.35 * radius, dy + 0.35 * radius) / max(radius, 1e-3),
+                                                0, 1))[..., None]  # fmt: skip
     patch = image[y0:y1, x0:x1]
-    image[y0:y1, x0:x1] = patch * (1 - cover) + np.clip(colour * shade[..., None], 0, 255) * cover
+    image[y0:y1, x0:x1] = patch * (1 - cover) + np.clip(colour, 0, 255) * cover
+
+
+def _number_spot(colour: np.ndarray, text: str, dx: np.ndarray, dy: np.ndarray, radius: float) -> np.ndarray:
+    """A white spot with the ball's number in black, centred on the ball."""
+    glyphs = np.concatenate([np.pad(DIGITS[c], ((0, 0), (0, 1))) for c in text], axis=1)[:, :-1]  # [5, 4n-1]
+    cell = max(1, int(radius * 0.9 / 5))
+    spot = np.clip(radius * 0.45 + 0.5 - np.hypot(dx, dy), 0, 1)[..., None]  # the digits may overhang it
+    colour = colour * (1 - spot) + WHITE * spot
+    gx = np.floor((dx + glyphs.shape[1] * cell / 2) / cell).astype(int)
+    gy = np.floor((dy + 2.5 * cell) / cell).astype(int)
+    inside = (gx >= 0) & (gx < glyphs.shape[1]) & (gy >= 0) & (gy < 5)
+    ink = np.zeros(dx.shape, bool)
+    ink[inside] = glyphs[gy[inside], gx[inside]]
+    return np.where(ink[..., None], np.float32(15), colour)
 
 
 def render_frames(sim: Simulation, settings: RenderSettings) -> tuple[np.ndarray, list[list[dict]]]:
