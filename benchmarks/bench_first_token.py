@@ -6,7 +6,10 @@ projects all 4 + 12 x 196 = 2356 CLIP-ViP tokens into the LLM with a two-layer M
 both towers and token mining and gives the LLM 12 x 32 = 384 tokens. Time = generate(1 new
 token), i.e. towers + prefill; interleaved medians.
 
-    python benchmarks/bench_first_token.py [--repeats 3]
+    python benchmarks/bench_first_token.py [--repeats 3] [--llm mid|gemma-2b] [--device cuda] [--dtype bfloat16]
+
+`--llm gemma-2b` uses the published LLM shapes (random weights), where the prefill of 1972 extra
+tokens weighs more; it needs about 10 GB in float32.
 """
 
 import argparse
@@ -38,37 +41,58 @@ class VideoLlavaStyle(nn.Module):
         return self.hilight.generate(inputs_embeds=embeds, max_new_tokens=1, do_sample=False, pad_token_id=0), tokens.shape[1]
 
 
+def timed(fn, device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--llm", choices=["mid", "gemma-2b"], default="mid")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     args = parser.parse_args()
+    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     torch.manual_seed(0)
-    config = HiLightConfig(text_config=MID, video_token_id=8191)
+    config = HiLightConfig(text_config=MID) if args.llm == "mid" else HiLightConfig.hilight_2b()
+    config.video_token_id = config.text_config.vocab_size - 1
     model = HiLightForConditionalGeneration(config).eval()
-    baseline = VideoLlavaStyle(model).eval()
-    videos = torch.randn(1, 12, 3, 224, 224)
-    text = torch.arange(10, 40)[None]  # <bos> stand-in + a 29-token question
-    ids = torch.cat([text[:, :1], torch.full((1, config.num_vision_tokens), 8191), text[:, 1:]], 1)
+    baseline = VideoLlavaStyle(model).eval().to(device, dtype)
+    videos = torch.randn(1, 12, 3, 224, 224, device=device, dtype=dtype)
+    text = torch.arange(10, 40, device=device)[None]  # <bos> stand-in + a 29-token question
+    placeholders = torch.full((1, config.num_vision_tokens), config.video_token_id, device=device)
+    ids = torch.cat([text[:, :1], placeholders, text[:, 1:]], 1)
 
     def hilight():
-        return model.generate(input_ids=ids, pixel_values_videos=videos, max_new_tokens=1, do_sample=False, pad_token_id=0)
+        return model.generate(input_ids=ids, pixel_values_videos=videos, max_new_tokens=1, do_sample=False,
+                              pad_token_id=0)
 
+    runs = {
+        "hilight": hilight,
+        "baseline": lambda: baseline.first_token(text, videos),
+    }
     with torch.inference_mode():
-        hilight()
         _, baseline_tokens = baseline.first_token(text, videos)
-        h_times, b_times = [], []
+        for fn in runs.values():
+            fn()  # warm-up
+        times = {name: [] for name in runs}
         for _ in range(args.repeats):
-            start = time.perf_counter()
-            hilight()
-            h_times.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            baseline.first_token(text, videos)
-            b_times.append(time.perf_counter() - start)
-    h, b = statistics.median(h_times), statistics.median(b_times)
+            for name, fn in runs.items():
+                times[name].append(timed(fn, device))
+    med = {name: statistics.median(t) for name, t in times.items()}
+    h, b = med["hilight"], med["baseline"]
+    llm = "LLM 8 x 512" if args.llm == "mid" else "LLM Gemma-2B shapes"
+    where = f"{torch.get_num_threads()} threads" if device.type == "cpu" else torch.cuda.get_device_name(device)
     print(f"vision tokens: HiLight {config.num_vision_tokens}, Video-LLaVA-style {baseline_tokens}")
-    print(f"time to first answer token: HiLight {h:.2f} s, Video-LLaVA-style {b:.2f} s "
-          f"(towers at published sizes, LLM 8 x 512, {torch.get_num_threads()} threads)")
-    print(f"RATIO first token HiLight/Video-LLaVA-style = {h / b:.2f}")
+    print(f"time to first answer token: HiLight {h:.3f} s, Video-LLaVA-style {b:.3f} s "
+          f"(towers at published sizes, {llm}, {args.dtype}, {where})")
+    print(f"RATIO first token HiLight/Video-LLaVA-style ({args.llm}) = {h / b:.2f}")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,10 @@ def long_clip_state_dict_to_hf(state: dict[str, torch.Tensor], source: str = "<s
             intermediate_size=state["transformer.resblocks.0.mlp.c_fc.weight"].shape[0],
             num_hidden_layers=text_layers, num_attention_heads=max(1, text_width // HEAD_WIDTH),
             max_position_embeddings=positions.shape[0], projection_dim=state["text_projection"].shape[1],
-            bos_token_id=49406, eos_token_id=49407,
+            # OpenAI's tokenizer puts start/end of text last (49406, 49407 of 49408); the text embedding is
+            # read at the end-of-text token
+            bos_token_id=state["token_embedding.weight"].shape[0] - 2,
+            eos_token_id=state["token_embedding.weight"].shape[0] - 1,
         ),
         projection_dim=state["visual.proj"].shape[1],
     )  # fmt: skip

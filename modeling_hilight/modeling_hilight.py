@@ -7,6 +7,10 @@
       -> scattered into the prompt where input_ids == video_token_id (the processor put K * q there)
       -> the decoder LLM (any transformers decoder)
 
+`generate()` computes the vision tokens once, before prefill and before beams are expanded (it calls
+`get_video_features` and passes the result as `mm_encoder_outputs`), so the towers and token mining
+never run again while decoding, and each expanded sequence gets its own group of videos in order.
+
 All vision logic lives in `HiLightModel`, the base model: TRL's SFTTrainer replaces the forward of
 `HiLightForConditionalGeneration` and calls the base model and `lm_head` directly.
 """
@@ -17,12 +21,12 @@ import torch
 from torch import nn
 from transformers import CLIPVisionModelWithProjection, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
-from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_outputs import BaseModelOutputWithPast, BaseModelOutputWithPooling, CausalLMOutputWithPast
 from transformers.models.auto import AutoModel
 
 from .configuration_hilight import HiLightConfig
 from .modeling_clip_vip_plus import CLIPViPVisionModel
-from .token_mining import ImprovedTokenMining, ReferenceTokenMining, Structure1TokenMining, build_token_mining
+from .token_mining import ImprovedTokenMining, build_token_mining
 
 
 @dataclass
@@ -52,18 +56,15 @@ class HiLightPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module):
         super()._init_weights(module)
-        # the reference initialises token mining with Xavier-uniform weights and zero biases
-        if isinstance(module, (ReferenceTokenMining, Structure1TokenMining, ImprovedTokenMining)):
-            for child in module.modules():
-                if isinstance(child, nn.Linear):
-                    init.xavier_uniform_(child.weight)
-                    if child.bias is not None:
-                        init.zeros_(child.bias)
-                elif isinstance(child, nn.LayerNorm):
-                    init.ones_(child.weight)
-                    init.zeros_(child.bias)
-            if isinstance(module, ImprovedTokenMining):
-                init.normal_(module.slots, std=0.02)
+        # The reference initialises token mining with Xavier-uniform weights and zero biases. This is done
+        # per Linear: transformers skips modules without parameters of their own (the variants' containers).
+        mining = getattr(getattr(self, self.base_model_prefix, self), "token_mining", None)
+        if isinstance(module, nn.Linear) and mining is not None and any(module is m for m in mining.modules()):
+            init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, ImprovedTokenMining):
+            init.normal_(module.slots, std=0.02)
 
 
 class HiLightModel(HiLightPreTrainedModel):
@@ -95,13 +96,19 @@ class HiLightModel(HiLightPreTrainedModel):
         self.language_model.set_input_embeddings(value)
 
     def get_video_features(
-        self, pixel_values_videos: torch.Tensor, pixel_values_keyframes: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Vision tokens `[V, K * tokens_per_frame, D_text]` for V videos.
+        self, pixel_values_videos: torch.Tensor, pixel_values_keyframes: torch.Tensor | None = None, **kwargs
+    ) -> BaseModelOutputWithPooling | None:
+        """Vision tokens for V videos: `pooler_output` [V, K * tokens_per_frame, D_text] (what the LLM
+        gets); `last_hidden_state` holds the CLIP-ViP tokens [V, 4 + T*L, D_vip] they were mined from.
 
         CLIP-ViP+ sees `pixel_values_videos` [V, T, 3, H, W]; Long-CLIP sees `pixel_values_keyframes`
-        [V, K, 3, H, W], or the same frames when it is None (the reference).
+        [V, K, 3, H, W], or the same frames when it is None (the reference). None without videos
+        (`generate(pixel_values_videos=None)` on a text-only prompt).
         """
+        if pixel_values_videos is None:
+            if pixel_values_keyframes is not None:
+                raise ValueError("pixel_values_keyframes was given without pixel_values_videos.")
+            return None
         keyframes = pixel_values_videos if pixel_values_keyframes is None else pixel_values_keyframes
         if keyframes.shape[0] != pixel_values_videos.shape[0]:
             raise ValueError(
@@ -111,20 +118,41 @@ class HiLightModel(HiLightPreTrainedModel):
         clip_tokens = self.clip_vip(pixel_values_videos).last_hidden_state
         videos, frames = keyframes.shape[:2]
         keyframe_embeds = self.long_clip(pixel_values=keyframes.flatten(0, 1)).image_embeds.view(videos, frames, -1)
-        return self.token_mining(clip_tokens, keyframe_embeds)
+        return BaseModelOutputWithPooling(
+            last_hidden_state=clip_tokens, pooler_output=self.token_mining(clip_tokens, keyframe_embeds)
+        )
 
-    def video_token_mask(self, input_ids: torch.Tensor, video_features: torch.Tensor) -> torch.Tensor:
-        """Where the vision tokens go; the counts must match exactly."""
-        mask = input_ids == self.config.video_token_id
-        placeholders, videos, per_video = int(mask.sum()), video_features.shape[0], video_features.shape[1]
-        if placeholders != videos * per_video:
+    def vision_token_scale(self) -> torch.Tensor | float:
+        """The factor the LLM's embedding layer applies to text tokens (Gemma: sqrt(hidden); 1 for most LLMs).
+
+        The reference ran Gemma on transformers 4.38, whose GemmaModel multiplied all `inputs_embeds`,
+        vision tokens included, by sqrt(hidden). Transformers 5 moved that factor into the embedding
+        layer, so it is applied here to the vision tokens too: the released token-mining weights then
+        see the LLM they were trained with, and vision tokens stay on the text tokens' scale.
+        """
+        return getattr(self.get_input_embeddings(), "embed_scale", 1.0)
+
+    def video_token_mask(
+        self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor, video_features: torch.Tensor
+    ) -> torch.Tensor:
+        """Where the vision tokens go ([B, S, 1]); the counts must match exactly. `inputs_embeds` is only
+        read without `input_ids`."""
+        if input_ids is not None:
+            mask = input_ids == self.config.video_token_id
+        else:  # placeholders are recognised by their embedding, as llava does
+            video_id = torch.tensor(self.config.video_token_id, device=inputs_embeds.device)
+            placeholder = self.get_input_embeddings()(video_id)
+            mask = (inputs_embeds == placeholder).all(-1)
+        placeholders, features = int(mask.sum()), video_features.numel() // video_features.shape[-1]
+        if placeholders != features:
+            videos, per_video = video_features.shape[0], video_features.shape[1]
             raise ValueError(
                 f"The prompt has {placeholders} video placeholder tokens (id {self.config.video_token_id}) but "
-                f"{videos} video(s) give {videos * per_video} vision tokens ({per_video} each). Most likely the prompt "
+                f"{videos} video(s) give {features} vision tokens ({per_video} each). Most likely the prompt "
                 f"was truncated through a video span (raise max_length), or the number of <video> placeholders does "
                 f"not match the number of videos."
             )
-        return mask
+        return mask.unsqueeze(-1)
 
     def forward(
         self,
@@ -135,22 +163,33 @@ class HiLightModel(HiLightPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         past_key_values=None,
         inputs_embeds: torch.Tensor | None = None,
+        mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | None = None,
         **kwargs,
     ) -> HiLightModelOutputWithPast:
+        r"""mm_encoder_outputs: `{"video": get_video_features(...)}` computed beforehand (generate does this
+        once per call); then no pixel values are passed."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        if pixel_values_keyframes is not None and pixel_values_videos is None:
+            raise ValueError("pixel_values_keyframes was given without pixel_values_videos.")
+        video_output = (mm_encoder_outputs or {}).get("video")
+        if video_output is not None and pixel_values_videos is not None:
+            raise ValueError("Pass either pixel_values_videos or mm_encoder_outputs['video'], not both.")
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
 
+        if video_output is None and pixel_values_videos is not None:
+            video_output = self.get_video_features(pixel_values_videos, pixel_values_keyframes)
         video_features = None
-        if pixel_values_videos is not None:
-            if input_ids is None:
-                raise ValueError("pixel_values_videos needs input_ids to find the video placeholder tokens.")
-            video_features = self.get_video_features(pixel_values_videos, pixel_values_keyframes)
-            video_features = video_features.to(inputs_embeds.device, inputs_embeds.dtype)
-            mask = self.video_token_mask(input_ids, video_features).unsqueeze(-1).to(inputs_embeds.device)
-            inputs_embeds = inputs_embeds.masked_scatter(mask, video_features)
-        elif input_ids is not None and past_key_values is None and (input_ids == self.config.video_token_id).any():
+        if video_output is not None:
+            video_features = video_output.pooler_output.to(inputs_embeds.device, inputs_embeds.dtype)
+            mask = self.video_token_mask(input_ids, inputs_embeds, video_features).to(inputs_embeds.device)
+            inputs_embeds = inputs_embeds.masked_scatter(mask, video_features * self.vision_token_scale())
+        elif (
+            input_ids is not None
+            and (past_key_values is None or past_key_values.get_seq_length() == 0)  # prefill: decode steps are text
+            and (input_ids == self.config.video_token_id).any()
+        ):
             raise ValueError(
                 f"The prompt has video placeholder tokens (id {self.config.video_token_id}) but no pixel_values_videos."
             )
@@ -195,8 +234,19 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
     def set_output_embeddings(self, value: nn.Module) -> None:
         self.lm_head = value
 
-    def get_video_features(self, pixel_values_videos, pixel_values_keyframes=None) -> torch.Tensor:
-        return self.model.get_video_features(pixel_values_videos, pixel_values_keyframes)
+    def get_video_features(
+        self, pixel_values_videos, pixel_values_keyframes=None, **kwargs
+    ) -> BaseModelOutputWithPooling | None:
+        return self.model.get_video_features(pixel_values_videos, pixel_values_keyframes, **kwargs)
+
+    def _expand_multimodal_outputs(self, input_ids, mm_encoder_output, expand_size=1, inputs_embeds=None):
+        # generate() regroups the videos per prompt for beams / num_return_sequences by counting placeholders;
+        # check the counts first, so that a truncated prompt gets our error instead of a failed torch.stack
+        video = mm_encoder_output.get("video")
+        if video is not None:
+            ids = input_ids if input_ids is not None and input_ids.numel() else None
+            self.model.video_token_mask(ids, inputs_embeds, video.pooler_output)
+        return super()._expand_multimodal_outputs(input_ids, mm_encoder_output, expand_size, inputs_embeds)
 
     def forward(
         self,
@@ -209,6 +259,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | None = None,
         **kwargs,
     ) -> HiLightCausalLMOutputWithPast:
         r"""labels [B, S]: next-token targets, -100 where no loss is taken (prompt, video, padding)."""
@@ -220,6 +271,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
             position_ids=position_ids,
             past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
+            mm_encoder_outputs=mm_encoder_outputs,
             **kwargs,
         )
         hidden = outputs.last_hidden_state
@@ -239,32 +291,6 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
             attentions=outputs.attentions,
             video_hidden_states=outputs.video_hidden_states,
         )
-
-    def prepare_inputs_for_generation(
-        self,
-        input_ids,
-        next_sequence_length=None,
-        past_key_values=None,
-        attention_mask=None,
-        inputs_embeds=None,
-        is_first_iteration: bool | None = False,
-        **kwargs,
-    ):
-        # generate() drops `pixel_values_videos` after prefill by name; the keyframes go the same way,
-        # so the towers and token mining run once per generate call.
-        keyframes = kwargs.pop("pixel_values_keyframes", None)
-        inputs = super().prepare_inputs_for_generation(
-            input_ids,
-            next_sequence_length=next_sequence_length,
-            past_key_values=past_key_values,
-            attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
-            is_first_iteration=is_first_iteration,
-            **kwargs,
-        )
-        if keyframes is not None and "pixel_values_videos" in inputs:
-            inputs["pixel_values_keyframes"] = keyframes
-        return inputs
 
 
 __all__ = ["HiLightForConditionalGeneration", "HiLightModel", "HiLightPreTrainedModel"]

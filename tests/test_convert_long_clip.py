@@ -68,6 +68,50 @@ def openai_encode_image(s, image):
     return F.layer_norm(x[:, 0], (W,), s["visual.ln_post.weight"], s["visual.ln_post.bias"]) @ s["visual.proj"]
 
 
+def openai_block_forward(s, p, x, heads_width, mask=None):
+    """One OpenAI ResidualAttentionBlock (one head of width 64 here)."""
+    width = x.shape[-1]
+    h = F.layer_norm(x, (width,), s[p + "ln_1.weight"], s[p + "ln_1.bias"])
+    q, k, v = (h @ s[p + "attn.in_proj_weight"].T + s[p + "attn.in_proj_bias"]).chunk(3, -1)
+    scores = q @ k.transpose(1, 2) / heads_width**0.5
+    if mask is not None:
+        scores = scores + mask
+    x = x + torch.softmax(scores, -1) @ v @ s[p + "attn.out_proj.weight"].T + s[p + "attn.out_proj.bias"]
+    h = F.layer_norm(x, (width,), s[p + "ln_2.weight"], s[p + "ln_2.bias"])
+    h = h @ s[p + "mlp.c_fc.weight"].T + s[p + "mlp.c_fc.bias"]
+    return x + (h * torch.sigmoid(1.702 * h)) @ s[p + "mlp.c_proj.weight"].T + s[p + "mlp.c_proj.bias"]
+
+
+def longclip_encode_text(s, text):
+    """Long-CLIP's encode_text: position rows 0..19 from the frozen table, the rest from the residual one;
+    causal attention; ln_final at the end-of-text token (the highest id) -> text_projection."""
+    rows = torch.arange(248)[:, None]
+    positions = s["positional_embedding"] * (rows < 20) + s["positional_embedding_res"] * (rows >= 20)
+    x = s["token_embedding.weight"][text] + positions
+    causal = torch.full((248, 248), float("-inf")).triu(1)
+    for i in range(LAYERS):
+        x = openai_block_forward(s, f"transformer.resblocks.{i}.", x, TW, causal)
+    x = F.layer_norm(x, (TW,), s["ln_final.weight"], s["ln_final.bias"])
+    return x[torch.arange(len(text)), text.argmax(-1)] @ s["text_projection"]
+
+
+def test_long_clip_text_tower_and_logits_match_the_longclip_forward(tmp_path):
+    state = long_clip_state(seed=3)
+    torch.save(state, tmp_path / "longclip-B.pt")
+    clip = convert_long_clip_checkpoint(tmp_path / "longclip-B.pt")
+    g = torch.Generator().manual_seed(0)
+    text = torch.zeros(2, 248, dtype=torch.long)  # OpenAI pads with 0 after end-of-text
+    for row, end in enumerate((40, 230)):  # the second caption runs far past CLIP's 77 positions
+        text[row, 0], text[row, 1:end], text[row, end] = 98, torch.randint(1, 98, (end - 1,), generator=g), 99
+    expected_text = longclip_encode_text(state, text)
+    text_embeds = clip.get_text_features(input_ids=text).pooler_output
+    torch.testing.assert_close(text_embeds, expected_text, atol=1e-5, rtol=1e-4)
+    image = torch.randn(2, 3, 32, 32, generator=g)
+    expected_image = openai_encode_image(state, image)
+    logits = state["logit_scale"].exp() * F.normalize(expected_image, dim=-1) @ F.normalize(expected_text, dim=-1).T
+    torch.testing.assert_close(clip(input_ids=text, pixel_values=image).logits_per_image, logits, atol=1e-4, rtol=1e-4)
+
+
 def test_long_clip_converts_and_matches_the_openai_forward(tmp_path):
     state = long_clip_state()
     torch.save(state, tmp_path / "longclip-B.pt")

@@ -10,14 +10,40 @@ def greedy(model, ids, videos=None, **kwargs):
     return model.generate(input_ids=ids, pixel_values_videos=videos, do_sample=False, **kwargs)
 
 
-def test_towers_and_token_mining_run_once_per_generate_call():
-    model = tiny_model()
+def count_vision_calls(model):
     calls = {"clip_vip": 0, "long_clip": 0, "token_mining": 0}
     for name in calls:
         getattr(model.model, name).register_forward_hook(lambda *a, n=name: calls.__setitem__(n, calls[n] + 1))
+    return calls
+
+
+def test_towers_and_token_mining_run_once_per_generate_call():
+    model = tiny_model()
+    calls = count_vision_calls(model)
     out = greedy(model, prompt(model, [5, 6]), frames(), max_new_tokens=8, min_new_tokens=8)
     assert out.shape[1] == prompt(model, [5, 6]).shape[1] + 8
     assert calls == {"clip_vip": 1, "long_clip": 1, "token_mining": 1}
+    # beams are expanded after the videos are encoded: still once, on the one video, not on 3 copies
+    seen = []
+    model.model.clip_vip.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[0]))
+    greedy(model, prompt(model, [5, 6]), frames(), num_beams=3, max_new_tokens=4)
+    assert calls == {"clip_vip": 2, "long_clip": 2, "token_mining": 2} and seen == [1]
+
+
+def test_expanded_sequences_keep_their_own_videos_in_order():
+    """Beams / num_return_sequences copy each prompt; a prompt with videos [A, B] must give every copy
+    [A, B] (a plain repeat_interleave of the videos would give the copies [A, A], [A, B], [B, B])."""
+    model = tiny_model(seed=2)
+    ids = torch.cat([prompt(model, [5, 6], videos=2), torch.tensor([[11, 12]])], 1)
+    videos = torch.cat([frames(seed=1), frames(seed=2)])
+    expected = model(input_ids=ids, pixel_values_videos=videos).logits[0, -1]
+    for kwargs in (dict(num_beams=3, num_return_sequences=3), dict(do_sample=True, num_return_sequences=3)):
+        out = model.generate(input_ids=ids, pixel_values_videos=videos, max_new_tokens=2, output_logits=True,
+                             return_dict_in_generate=True, **{"do_sample": False, **kwargs})
+        first_step = out.logits[0]
+        assert first_step.shape == (3, 128)
+        for row in first_step:
+            torch.testing.assert_close(row, expected)
 
 
 def test_greedy_with_cache_equals_without_cache():
@@ -28,17 +54,42 @@ def test_greedy_with_cache_equals_without_cache():
     assert torch.equal(with_cache, without)
 
 
+def left_pad(prompts):
+    width = max(p.shape[1] for p in prompts)
+    ids = torch.cat([torch.cat([torch.zeros(1, width - p.shape[1], dtype=torch.long), p], 1) for p in prompts])
+    mask = (torch.arange(width) >= torch.tensor([[width - p.shape[1]] for p in prompts])).long()
+    return ids, mask
+
+
 def test_left_padded_batch_equals_each_prompt_alone():
     model = tiny_model(seed=1)
     short, long = prompt(model, [5]), prompt(model, [9, 8, 7, 6, 5])
     videos = torch.cat([frames(seed=1), frames(seed=2)])
     alone = [greedy(model, short, videos[:1])[0, short.shape[1]:], greedy(model, long, videos[1:])[0, long.shape[1]:]]
-    pad = long.shape[1] - short.shape[1]
-    ids = torch.cat([torch.cat([torch.zeros(1, pad, dtype=torch.long), short], 1), long])
-    mask = (torch.arange(long.shape[1]) >= torch.tensor([[pad], [0]])).long()
+    ids, mask = left_pad([short, long])
     batch = model.generate(input_ids=ids, attention_mask=mask, pixel_values_videos=videos, do_sample=False,
                            max_new_tokens=6, pad_token_id=0)
-    assert torch.equal(batch[0, long.shape[1]:], alone[0]) and torch.equal(batch[1, long.shape[1]:], alone[1])
+    assert torch.equal(batch[0, ids.shape[1]:], alone[0]) and torch.equal(batch[1, ids.shape[1]:], alone[1])
+
+
+def test_mixed_batch_text_only_two_videos_and_one_video():
+    """Videos of all samples in order of appearance; a text-only sample contributes none."""
+    model = tiny_model(seed=5)
+    prompts = [torch.tensor([[2, 21, 22, 23]]), prompt(model, [5, 6], videos=2), prompt(model, [7])]
+    videos = [None, torch.cat([frames(seed=1), frames(seed=2)]), frames(seed=3)]
+    alone = [greedy(model, p, v)[0, p.shape[1]:] for p, v in zip(prompts, videos)]
+    ids, mask = left_pad(prompts)
+    batch = model.generate(input_ids=ids, attention_mask=mask, pixel_values_videos=torch.cat(videos[1:]),
+                           do_sample=False, max_new_tokens=6, pad_token_id=0)
+    for row, expected in zip(batch, alone):
+        assert torch.equal(row[ids.shape[1]:], expected)
+
+
+def test_chunked_prefill_splits_the_vision_tokens_across_chunks():
+    model = tiny_model(seed=6)
+    ids = prompt(model, [5, 6, 7], videos=2)  # 101 tokens; chunks of 16 cut through both video spans
+    videos = torch.cat([frames(seed=1), frames(seed=2)])
+    assert torch.equal(greedy(model, ids, videos, prefill_chunk_size=16), greedy(model, ids, videos))
 
 
 def test_sampling_and_beam_search_run():
@@ -88,3 +139,17 @@ def test_separate_keyframes_are_used_at_prefill_only():
     out = model.generate(input_ids=ids, pixel_values_videos=frames(), pixel_values_keyframes=frames(count=3, seed=5),
                          do_sample=False, max_new_tokens=5, min_new_tokens=5)
     assert out.shape[1] == ids.shape[1] + 5 and calls == [torch.Size([3, 3, 32, 32])]
+
+
+def test_generate_from_inputs_embeds_finds_the_placeholders_by_embedding():
+    model = tiny_model(seed=7)
+    ids = prompt(model, [5, 6, 7])
+    expected = greedy(model, ids, frames())[:, ids.shape[1]:]
+    embeds = model.get_input_embeddings()(ids)
+    for beams in (1, 2):
+        got = model.generate(inputs_embeds=embeds, pixel_values_videos=frames(), do_sample=False, max_new_tokens=6,
+                             num_beams=beams, min_new_tokens=6 if beams > 1 else 0)
+        if beams == 1:
+            assert torch.equal(got, expected)  # generate returns only the new tokens here
+        else:
+            assert got.shape == (1, 6)

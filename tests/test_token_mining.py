@@ -133,3 +133,20 @@ def test_improved_variant_is_signed_and_distinguishes_slots_and_frames():
     out2 = module(clip_tokens, changed)
     torch.testing.assert_close(out2[0, :8], out[0, :8])  # frame 2's keyframe moves only frame 2's tokens
     assert not torch.allclose(out2[0, 8:], out[0, 8:])
+
+
+@pytest.mark.parametrize("variant", ["reference", "structure2", "improved"])
+def test_token_mining_starts_xavier_uniform_with_zero_bias_like_the_reference(variant):
+    from hilight_fixtures import tiny_model
+
+    mining = tiny_model(token_mining_variant=variant, text_config=dict(hidden_size=256)).model.token_mining
+    linears = [m for m in mining.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears
+    for linear in linears:
+        fan_out, fan_in = linear.weight.shape
+        bound = (6 / (fan_in + fan_out)) ** 0.5
+        assert linear.weight.abs().max() <= bound and (linear.bias == 0).all()
+        if linear.weight.numel() >= 1024:  # uniform on [-b, b] has standard deviation b / sqrt(3)
+            assert abs(linear.weight.std().item() - bound / 3**0.5) < 0.1 * bound
+    for norm in (m for m in mining.modules() if isinstance(m, torch.nn.LayerNorm)):
+        assert (norm.weight == 1).all() and (norm.bias == 0).all()
