@@ -1,6 +1,6 @@
 """`hilight demo` (the README's main job) runs end to end at a smaller size."""
 
-from modeling_hilight.training.cli import main
+from modeling_hilight.cli import main
 
 
 def test_demo_trains_three_stages_and_answers(tmp_path, capsys):
