@@ -14,11 +14,34 @@ import sys
 # sub-command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("modeling_hilight.training.demo", "show the package working end to end"),
+    "eval": ("modeling_hilight.evaluation", "measure a model: QA against blind and majority baselines, retrieval, grounding"),
     "data": ("modeling_hilight.training.billiards.cli", "make a synthetic billiards data set"),
     "train": ("modeling_hilight.training.train", "train a stage from a YAML recipe"),
     "merge-lora": ("modeling_hilight.training.merge", "merge a LoRA adapter into a checkpoint"),
     "convert": ("modeling_hilight.convert", "convert published checkpoints to this package's format"),
 }
+
+
+def quiet_libraries() -> None:
+    """For the interactive commands: no library progress bars or info logs on the terminal."""
+    import warnings
+
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    warnings.filterwarnings("ignore", message=".*past_key_values.*cache.*", category=FutureWarning)
+    datasets.disable_progress_bars()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def report_error(command: str, error: BaseException, debug: bool = False) -> int:
+    """One line on stderr (`hilight COMMAND: message`) and exit code 1; the traceback with `debug`."""
+    if debug:
+        raise error
+    message = " ".join(str(error).split()) or type(error).__name__
+    print(f"hilight {command}: {message}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
