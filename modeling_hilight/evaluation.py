@@ -121,9 +121,13 @@ def _bar(total: int, desc: str, progress: bool):
 # -- question answering ---------------------------------------------------------------------------
 
 
-def stop_token_ids(tokenizer) -> list[int]:
+def answer_settings(processor) -> dict:
+    """generate() settings for an answer: stop at `<end_of_turn>` or `<eos>`, pad with the pad token,
+    and never emit the video placeholder (an answer is text)."""
+    tokenizer = processor.tokenizer
     ids = [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")]
-    return [i for i in dict.fromkeys(ids) if i is not None and i != tokenizer.unk_token_id]
+    stops = [i for i in dict.fromkeys(ids) if i is not None and i != tokenizer.unk_token_id]
+    return {"eos_token_id": stops, "pad_token_id": tokenizer.pad_token_id, "suppress_tokens": [processor.video_token_id]}
 
 
 @torch.no_grad()
@@ -131,7 +135,6 @@ def generate_answers(model, processor, conversations: list[list[dict]], batch_si
                      max_new_tokens: int = 32, bar=None) -> list[str]:  # fmt: skip
     """Greedy answers to the last user turn of each conversation (left-padded batches)."""
     tokenizer = processor.tokenizer
-    stops = stop_token_ids(tokenizer)
     answers = []
     for start in range(0, len(conversations), batch_size):
         chunk = conversations[start : start + batch_size]
@@ -140,8 +143,7 @@ def generate_answers(model, processor, conversations: list[list[dict]], batch_si
         inputs = processor(text=prompts, videos=videos, padding_side="left")
         inputs.pop("video_metadata", None)
         inputs = {k: v.to(model.device) for k, v in inputs.items()}
-        tokens = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
-                                pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+        tokens = model.generate(**inputs, **answer_settings(processor), max_new_tokens=max_new_tokens, do_sample=False)
         new = tokens[:, inputs["input_ids"].shape[1] :]
         answers += [a.strip() for a in tokenizer.batch_decode(new, skip_special_tokens=True)]
         if bar is not None:
@@ -355,9 +357,11 @@ def evaluate_grounding(clip_model, processor, dataset, *, max_clips: int = 100, 
     true position, and the chance rate (the share of patches covering the ball), over the first
     `max_clips` test clips. Frames where the ball is off the table (pocketed) are left out.
 
-    Returns `{"clips", "pairs", "hit_rate", "chance_rate", "ratio", "by_kind": {"colour"|"number"|"cue":
-    {"pairs", "hit_rate", "chance_rate"}}}`; the overall figures count colour and number words (the
-    cue ball's "cue"/"white" is reported under "cue" only)."""
+    Returns `{"clips", "pairs", "hit_rate", "chance_rate", "ratio", "any_ball_rate", "by_kind":
+    {"colour"|"number"|"cue": {"pairs", "hit_rate", "chance_rate", "any_ball_rate"}}}`. The overall
+    figures count colour and number words (the cue ball's "cue"/"white" is reported under "cue"
+    only). `any_ball_rate`: the peak covers some ball, named or not; a peak that finds balls but
+    not the named one shows as a high any-ball rate beside a low hit rate."""
     test, _ = split_test_train(dataset)
     if processor.video_processor.resize_mode != "squash":
         raise ValueError("grounding maps ball positions through a squash resize; the processor uses "
@@ -366,8 +370,8 @@ def evaluate_grounding(clip_model, processor, dataset, *, max_clips: int = 100, 
     vision = clip_model.config.vision_config
     size, patch, per_frame = vision.image_size, vision.patch_size, vision.num_patches_per_frame
     tokenizer = processor.tokenizer
-    hits: dict[str, list[bool]] = {"colour": [], "number": [], "cue": []}
-    chance: dict[str, list[float]] = {"colour": [], "number": [], "cue": []}
+    special, start = set(tokenizer.all_special_ids), len(tokenizer.bos_token) + 1  # "<bos> caption <eos>"
+    pairs: dict[str, list[tuple[bool, float, bool]]] = {"colour": [], "number": [], "cue": []}  # (hit, chance, any)
     bar = _bar(len(rows), "grounding", progress)
     for chunk, _, _, (video, text, pixels, tokens, offsets) in _encode_pool(clip_model, processor, rows, batch_size,
                                                                             bar, need_local=True):  # fmt: skip
@@ -375,10 +379,11 @@ def evaluate_grounding(clip_model, processor, dataset, *, max_clips: int = 100, 
         frames = patches.shape[1] // per_frame
         patches = patches.view(len(chunk), frames, per_frame, -1)
         for b, row in enumerate(chunk):
-            start = len(tokenizer.bos_token) + 1  # caption_batch writes "<bos> caption <eos>"
-            indices = frame_indices(pixels, b, row, frames)
             positions = json.loads(row["ball_positions"])
-            special = set(tokenizer.all_special_ids)
+            covers = []  # per sampled frame: {ball: [patches] bool}
+            for source in frame_indices(pixels, b, row, frames):
+                covers.append({p["ball"]: ball_patches(p["x"], p["y"], p["radius"], row["width"], row["height"], size,
+                                                       patch).flatten() for p in positions[source]})  # fmt: skip
             valid = [bool(m) and int(i) not in special for m, i in zip(tokens["attention_mask"][b], tokens["input_ids"][b])]
             for first, last, ball, kind in ball_words(row["caption"]):
                 span = [t for t, (s, e) in enumerate(offsets[b].tolist())
@@ -387,23 +392,21 @@ def evaluate_grounding(clip_model, processor, dataset, *, max_clips: int = 100, 
                     continue
                 word = torch.nn.functional.normalize(words[b, span].mean(0), dim=-1)
                 peaks = (patches[b] @ word).argmax(-1).tolist()  # per frame
-                for t, source in enumerate(indices):
-                    where = next((p for p in positions[source] if p["ball"] == ball), None)
-                    if where is None:
-                        continue
-                    cover = ball_patches(where["x"], where["y"], where["radius"], row["width"], row["height"], size,
-                                         patch).flatten()  # fmt: skip
-                    hits[kind].append(bool(cover[peaks[t]]))
-                    chance[kind].append(float(cover.float().mean()))
+                for t, cover in enumerate(covers):
+                    if ball in cover:  # on the table in this frame
+                        on_any = any(bool(c[peaks[t]]) for c in cover.values())
+                        pairs[kind].append((bool(cover[ball][peaks[t]]), float(cover[ball].float().mean()), on_any))
     bar.close()
 
-    def block(h, c):
-        return {"pairs": len(h), "hit_rate": _rate(h), "chance_rate": round(sum(c) / len(c), 4) if c else None}
+    def block(rows):
+        out = {"pairs": len(rows), "hit_rate": _rate([r[0] for r in rows]),
+               "chance_rate": round(sum(r[1] for r in rows) / len(rows), 4) if rows else None,
+               "any_ball_rate": _rate([r[2] for r in rows])}  # fmt: skip
+        return out
 
-    named_h, named_c = hits["colour"] + hits["number"], chance["colour"] + chance["number"]
-    out = {"clips": len(rows), **block(named_h, named_c)}
-    out["ratio"] = round(out["hit_rate"] / out["chance_rate"], 2) if named_h and out["chance_rate"] else None
-    out["by_kind"] = {kind: block(hits[kind], chance[kind]) for kind in hits}
+    out = {"clips": len(rows), **block(pairs["colour"] + pairs["number"])}
+    out["ratio"] = round(out["hit_rate"] / out["chance_rate"], 2) if out["pairs"] and out["chance_rate"] else None
+    out["by_kind"] = {kind: block(rows) for kind, rows in pairs.items()}
     return out
 
 
@@ -519,9 +522,10 @@ def report_markdown(results: dict) -> str:
                   f"Ball-naming words (colour or number): the similarity peak covers the ball in "
                   f"{_pct(grounding['hit_rate'])} of {grounding['pairs']} word-frame pairs; chance "
                   f"{_pct(grounding['chance_rate'])} (ratio {grounding['ratio']}).", "",
-                  "| word | pairs | hit rate | chance |", "|---|---|---|---|"]  # fmt: skip
+                  "| word | pairs | hit rate | chance | peak on any ball |", "|---|---|---|---|---|"]  # fmt: skip
         for kind, row in grounding["by_kind"].items():
-            lines.append(f"| {kind} | {row['pairs']} | {_pct(row['hit_rate'])} | {_pct(row['chance_rate'])} |")
+            lines.append(f"| {kind} | {row['pairs']} | {_pct(row['hit_rate'])} | {_pct(row['chance_rate'])} "
+                         f"| {_pct(row['any_ball_rate'])} |")  # fmt: skip
     if results.get("notes"):
         lines += ["", "Notes:", *[f"- {note}" for note in results["notes"]]]
     lines += ["", f"Time: {results['seconds']}."]

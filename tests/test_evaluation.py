@@ -45,7 +45,7 @@ def generate_one(model, processor, messages):
     stops = [processor.tokenizer.eos_token_id, processor.tokenizer.convert_tokens_to_ids("<end_of_turn>")]
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=NEW_TOKENS, do_sample=False, eos_token_id=stops,
-                             pad_token_id=0)
+                             pad_token_id=0, suppress_tokens=[processor.video_token_id])
     return processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
 
@@ -191,7 +191,7 @@ def test_grounding_equals_the_local_tokens_of_the_models_forward(world):
     data = load_billiards(world["data"])
     result = evaluate_grounding(model, processor, data, max_clips=3, batch_size=2)
     tok, vision = processor.tokenizer, model.config.vision_config
-    hits, chance = [], []
+    hits, chance, anywhere = [], [], []
     for row in data["test"].select(range(3)):
         decoded = processor.video_processor(row["video"])
         text = f"{tok.bos_token} {row['caption']} {tok.eos_token}"
@@ -218,9 +218,14 @@ def test_grounding_equals_the_local_tokens_of_the_models_forward(world):
                         grid = ball_patches(ball["x"], ball["y"], ball["radius"], row["width"], row["height"], 32, 8)
                         hits.append(bool(grid.flatten()[peak]))
                         chance.append(float(grid.float().mean()))
+                        union = sum(ball_patches(b["x"], b["y"], b["radius"], row["width"], row["height"], 32, 8).int()
+                                    for b in positions[source])  # fmt: skip
+                        anywhere.append(bool(union.flatten()[peak]))
     assert result["pairs"] == len(hits) > 0
     assert result["hit_rate"] == pytest.approx(sum(hits) / len(hits), abs=1e-4)
     assert result["chance_rate"] == pytest.approx(sum(chance) / len(chance), abs=1e-4)
+    assert result["any_ball_rate"] == pytest.approx(sum(anywhere) / len(anywhere), abs=1e-4)
+    assert result["by_kind"]["colour"]["pairs"] == result["by_kind"]["number"]["pairs"] == len(hits) // 2
 
 
 def test_a_hilight_tower_that_differs_is_loaded_into_the_encoder(world, tmp_path):
@@ -274,3 +279,22 @@ def test_eval_errors_are_one_line(world, tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [f"hilight eval: {nowhere}: no such model folder."]
     with pytest.raises(FileNotFoundError):  # --debug: the exception itself
         main(["eval", "--model", str(world["encoder"]), "--data", str(nowhere), "--debug"])
+
+
+def test_answers_never_contain_the_video_placeholder(world):
+    """A model that would most like to emit <video> (forced here through its LM head) still answers
+    in text; emitting it would make the next step look like a prompt without its video."""
+    from modeling_hilight.evaluation import generate_answers
+
+    model, processor = load_model(world["hilight"])
+    video_id = processor.video_token_id
+
+    def favour_video(module, args, out):
+        out = out.clone()
+        out[..., video_id] += 1e4
+        return out
+
+    model.lm_head.register_forward_hook(favour_video)
+    row = load_billiards(world["data"], "test")[0]
+    (answer,) = generate_answers(model, processor, [row["messages"][:1]], max_new_tokens=4)
+    assert answer and "<video>" not in answer
