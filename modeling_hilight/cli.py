@@ -14,6 +14,7 @@ import sys
 # sub-command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("modeling_hilight.training.demo", "show the package working end to end"),
+    "chat": ("modeling_hilight.chat", "ask a model about a video (streams; interactive without a question)"),
     "eval": ("modeling_hilight.evaluation", "measure a model: QA against blind and majority baselines, retrieval, grounding"),
     "data": ("modeling_hilight.training.billiards.cli", "make a synthetic billiards data set"),
     "train": ("modeling_hilight.training.train", "train a stage from a YAML recipe"),
@@ -26,11 +27,11 @@ def quiet_libraries() -> None:
     """For the interactive commands: no library progress bars or info logs on the terminal."""
     import warnings
 
-    import datasets
     from transformers.utils import logging as hf_logging
 
     warnings.filterwarnings("ignore", message=".*past_key_values.*cache.*", category=FutureWarning)
-    datasets.disable_progress_bars()
+    if "datasets" in sys.modules:  # imported by the commands that load data sets (eval, demo)
+        sys.modules["datasets"].disable_progress_bars()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 
