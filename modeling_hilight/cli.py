@@ -13,7 +13,7 @@ import sys
 
 # sub-command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("modeling_hilight.training.demo", "show the package working end to end"),
+    "demo": ("modeling_hilight.demo", "the bundled model answers questions about fresh clips (--train: train it)"),
     "chat": ("modeling_hilight.chat", "ask a model about a video (streams; interactive without a question)"),
     "eval": ("modeling_hilight.evaluation", "measure a model: QA against blind and majority baselines, retrieval, grounding"),
     "data": ("modeling_hilight.training.billiards.cli", "make a synthetic billiards data set"),
@@ -23,17 +23,29 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def quiet_library_bars() -> None:
+    """No progress bars from datasets (Map, saving), huggingface_hub and transformers (loading and
+    writing weights): every command shows its own bars, a training stage one bar."""
+    import os
+
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"  # read when datasets is imported
+    if "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()
+    disable_progress_bars()
+    hf_logging.disable_progress_bar()
+
+
 def quiet_libraries() -> None:
-    """For the interactive commands: no library progress bars or info logs on the terminal."""
+    """For the commands that talk to a user (chat, eval, demo): no library warnings or info logs either."""
     import warnings
 
     from transformers.utils import logging as hf_logging
 
     warnings.filterwarnings("ignore", message=".*past_key_values.*cache.*", category=FutureWarning)
-    if "datasets" in sys.modules:  # imported by the commands that load data sets (eval, demo)
-        sys.modules["datasets"].disable_progress_bars()
     hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
 
 
 def report_error(command: str, error: BaseException, debug: bool = False) -> int:
@@ -61,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             modules[name] = importlib.import_module(module_name)
             modules[name].add_arguments(sp)
     args = parser.parse_args(argv)
+    quiet_library_bars()
     return int(modules[args.command].run(args) or 0)
 
 

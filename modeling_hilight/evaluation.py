@@ -557,8 +557,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import datasets  # noqa: F401  (loaded here so that its progress bars are switched off too)
-
     from .cli import quiet_libraries, report_error
 
     quiet_libraries()
