@@ -91,6 +91,9 @@ class CLIPViPPlusConfig(PreTrainedConfig):
     patch_scope (`str`, defaults to `"clip"`):
         `"clip"`: a text token is grounded in all T*L patches of the clip (P = T*L);
         `"frame"`: in each frame's L patches separately, and the loss is averaged over frames.
+    grounding_loss_weight (`float`, defaults to 0): weight of the supervised grounding loss
+        (grounding_loss.py; not in the paper), used when `forward` gets `grounding_targets`.
+    grounding_logit_scale (`float`, defaults to 20): its fixed inverse temperature.
     """
 
     model_type = "clip_vip_plus"
@@ -111,6 +114,8 @@ class CLIPViPPlusConfig(PreTrainedConfig):
     local_loss_weight: float = 1.0
     sparsity_threshold: float | None = None
     patch_scope: Literal["clip", "frame"] = "clip"
+    grounding_loss_weight: float = 0.0
+    grounding_logit_scale: float = 20.0
     initializer_factor: float = 1.0
 
     def validate_architecture(self):

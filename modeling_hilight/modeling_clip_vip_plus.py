@@ -32,6 +32,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_clip_vip_plus import CLIPViPPlusConfig, CLIPViPVisionConfig
 from .language_mask import build_language_mask, special_token_ids
+from .grounding_loss import PatchGroundingLoss
 from .sparc_loss import SparcLocalLoss, VideoTextContrastiveLoss
 
 MAX_LOGIT_SCALE = math.log(200.0)
@@ -253,6 +254,7 @@ class CLIPViPPlusOutput(ModelOutput):
     logits_per_text: torch.Tensor | None = None
     video_embeds: torch.Tensor | None = None
     text_embeds: torch.Tensor | None = None
+    loss_grounding: torch.Tensor | None = None
     local_text_tokens: torch.Tensor | tuple[torch.Tensor, ...] | None = None
     local_video_tokens: torch.Tensor | tuple[torch.Tensor, ...] | None = None
     language_mask: torch.Tensor | None = None
@@ -294,6 +296,7 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
 
         self.global_loss = VideoTextContrastiveLoss()
         self.local_loss = SparcLocalLoss(config.sparsity_threshold)
+        self.grounding_loss = PatchGroundingLoss(config.grounding_logit_scale)
         self.post_init()
 
     # -- features --------------------------------------------------------------------------------
@@ -376,6 +379,7 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
         pixel_values_videos: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         language_mask: torch.Tensor | None = None,
+        grounding_targets: torch.Tensor | None = None,
         return_loss: bool | None = None,
         output_hidden_states: bool | None = None,
         **kwargs,
@@ -384,6 +388,9 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
         input_ids [B, T], attention_mask [B, T]: the captions. pixel_values_videos [B, F, 3, H, W].
         language_mask [B, T] (optional): True where a token takes part in the local loss; by default
             it is built by `config.language_mask_policy`.
+        grounding_targets [N, 4] (optional): rows (sample, text token, frame, patch): that token names
+            the object whose centre lies in that patch of that frame (see grounding_loss.py); adds
+            `grounding_loss_weight * loss_grounding` to the loss.
         return_loss: compute `loss`, `loss_global` and `loss_local`.
         """
         if input_ids is None or pixel_values_videos is None:
@@ -402,7 +409,7 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
         scale = self.logit_scale.clamp(0, MAX_LOGIT_SCALE).exp()
         logits_per_text = scale * text_embeds @ video_embeds.t()
 
-        loss = loss_global = loss_local = local_text = local_video = None
+        loss = loss_global = loss_local = loss_grounding = local_text = local_video = None
         if return_loss:
             loss_global = self.global_loss(logits_per_text)
             loss_local = loss_global.new_zeros(())
@@ -411,11 +418,21 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
                     language_mask = self.language_mask(input_ids, attention_mask)
                 loss_local, local_text, local_video = self._local_loss(text_outputs, vision_outputs, language_mask, scale)
             loss = self.config.global_loss_weight * loss_global + self.config.local_loss_weight * loss_local
+            if grounding_targets is not None and self.config.grounding_loss_weight:
+                if not local:
+                    raise ValueError("grounding_targets need the local features: set local_loss_placement.")
+                text_tokens = local_text[-1] if isinstance(local_text, tuple) else local_text
+                patch_tokens = local_video[-1] if isinstance(local_video, tuple) else local_video
+                loss_grounding = self.grounding_loss(
+                    text_tokens, patch_tokens, grounding_targets, self.config.vision_config.num_patches_per_frame
+                )
+                loss = loss + self.config.grounding_loss_weight * loss_grounding
 
         return CLIPViPPlusOutput(
             loss=loss,
             loss_global=loss_global,
             loss_local=loss_local,
+            loss_grounding=loss_grounding,
             logits_per_video=logits_per_text.t(),
             logits_per_text=logits_per_text,
             video_embeds=video_embeds,
