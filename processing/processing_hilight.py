@@ -12,30 +12,43 @@ import torch
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
-# The reference's Gemma turn format; the videos come first in a user turn, and each answer with
-# its end marker is a {% generation %} span, so `return_assistant_tokens_mask` marks what to learn.
-# The span must end on a token, not on the newline: transformers maps its last character to a token
-# and a span ending in untokenised whitespace would run to the end of the sequence. (The newline is
-# an expression because transformers renders with trim_blocks, which eats a newline after a tag.)
-CHAT_TEMPLATE = (
-    "{{ bos_token }}"
-    "{% for message in messages %}"
-    "{% set content = message['content'] if message['content'] is not string else [{'type': 'text', 'text': message['content']}] %}"
-    "{% if message['role'] == 'user' %}"
-    "<start_of_turn>user\n"
-    "{% for block in content %}{% if block['type'] == 'video' %}{{ video_token * (num_video_tokens | default(1)) }}\n{% endif %}{% endfor %}"
-    "{% for block in content %}{% if block['type'] == 'text' %}{{ block['text'] }}{% endif %}{% endfor %}"
-    "<end_of_turn>\n"
-    "{% elif message['role'] == 'assistant' %}"
-    "<start_of_turn>model\n"
-    "{% generation %}"
-    "{% for block in content %}{% if block['type'] == 'text' %}{{ block['text'] }}{% endif %}{% endfor %}"
-    "<end_of_turn>"
-    "{% endgeneration %}{{ '\\n' }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
-)
+
+
+def _chat_template(answer_end: str, after_answer: str = "") -> str:
+    """Gemma turns; `answer_end` closes each model turn inside its {% generation %} span (learned),
+    `after_answer` follows the span (not learned)."""
+    return (
+        "{{ bos_token }}"
+        "{% for message in messages %}"
+        "{% set content = message['content'] if message['content'] is not string else [{'type': 'text', 'text': message['content']}] %}"
+        "{% if message['role'] == 'user' %}"
+        "<start_of_turn>user\n"
+        "{% for block in content %}{% if block['type'] == 'video' %}{{ video_token * (num_video_tokens | default(1)) }}\n{% endif %}{% endfor %}"
+        "{% for block in content %}{% if block['type'] == 'text' %}{{ block['text'] }}{% endif %}{% endfor %}"
+        "<end_of_turn>\n"
+        "{% elif message['role'] == 'assistant' %}"
+        "<start_of_turn>model\n"
+        "{% generation %}"
+        "{% for block in content %}{% if block['type'] == 'text' %}{{ block['text'] }}{% endif %}{% endfor %}"
+        f"{answer_end}"
+        "{% endgeneration %}"
+        f"{after_answer}"
+        "{% endif %}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    )
+
+
+# The reference's conversation (`conv_gemma`: Gemma turns, `sep2="<eos>"`): every model turn ends with
+# `<end_of_turn>\n<eos>`, learned with the answer (the whole of it is the {% generation %} span, so
+# `return_assistant_tokens_mask` marks it), and carried between turns of a multi-turn prompt. Videos
+# come first in a user turn. (The newline before `<eos>` follows literal text, so Jinja's trim_blocks
+# keeps it.)
+CHAT_TEMPLATE = _chat_template("<end_of_turn>\n{{ eos_token }}")
+# Gemma's own format, an option (`chat_template="gemma"`): a model turn ends with `<end_of_turn>`, no
+# `<eos>`. The span must end on a token, not on the newline after it, hence the newline outside it.
+GEMMA_CHAT_TEMPLATE = _chat_template("<end_of_turn>", "{{ '\\n' }}")
+CHAT_TEMPLATES = {"default": CHAT_TEMPLATE, "gemma": GEMMA_CHAT_TEMPLATE}
 
 
 class HiLightProcessor(ProcessorMixin):
@@ -43,13 +56,15 @@ class HiLightProcessor(ProcessorMixin):
     video_processor (`HiLightVideoProcessor`), tokenizer (any tokenizer that knows `video_token`).
     video_token (`str`, "<video>"): the placeholder, in the text and repeated in `input_ids`.
     queries_per_frame (`int`, 32): vision tokens per keyframe (`HiLightConfig.vision_tokens_per_frame`).
+    chat_template: default `CHAT_TEMPLATES`, the reference's format as "default" and Gemma's as "gemma"
+        (`apply_chat_template(..., chat_template="gemma")`).
     """
 
     def __init__(self, video_processor=None, tokenizer=None, chat_template=None, video_token: str = "<video>",
                  queries_per_frame: int = 32, **kwargs):  # fmt: skip
         self.video_token = video_token
         self.queries_per_frame = queries_per_frame
-        super().__init__(video_processor, tokenizer, chat_template=chat_template or CHAT_TEMPLATE, **kwargs)
+        super().__init__(video_processor, tokenizer, chat_template=chat_template or dict(CHAT_TEMPLATES), **kwargs)
         self.video_token_id = tokenizer.convert_tokens_to_ids(video_token)
         if self.video_token_id is None or self.video_token_id == tokenizer.unk_token_id:
             raise ValueError(f"the tokenizer has no token {video_token!r}; add it as a special token.")
@@ -163,15 +178,15 @@ class HiLightProcessor(ProcessorMixin):
                             return_dict: bool = True, return_assistant_tokens_mask: bool = False,
                             padding: bool | str = True, truncation: bool = False, max_length: int | None = None,
                             padding_side: str | None = None, return_tensors: str = "pt", videos=None,
-                            **video_kwargs):  # fmt: skip
-        """Render one conversation or a batch in the Gemma turn format.
+                            chat_template: str | None = None, **video_kwargs):  # fmt: skip
+        """Render one conversation or a batch in the reference's format (`chat_template="gemma"`: Gemma's).
 
         `tokenize=False`: the prompt text, one `<video>` per video, for `__call__`.
         `tokenize=True`: model inputs, loading the videos named in the video blocks (or `videos`,
         already decoded, in order), with `assistant_masks` when `return_assistant_tokens_mask`."""
         batched = bool(conversation) and isinstance(conversation[0], (list, tuple))
         conversations = conversation if batched else [conversation]
-        render = dict(chat_template=self.chat_template, add_generation_prompt=add_generation_prompt,
+        render = dict(chat_template=self._resolve_chat_template(chat_template), add_generation_prompt=add_generation_prompt,
                       video_token=self.video_token)  # fmt: skip
         if not tokenize:
             texts = [self.tokenizer.apply_chat_template(c, tokenize=False, num_video_tokens=1, **render)
@@ -194,4 +209,4 @@ class HiLightProcessor(ProcessorMixin):
         return self._finish(encoded, flat, padding, padding_side, return_tensors, video_kwargs, extra)
 
 
-__all__ = ["CHAT_TEMPLATE", "HiLightProcessor"]
+__all__ = ["CHAT_TEMPLATE", "CHAT_TEMPLATES", "GEMMA_CHAT_TEMPLATE", "HiLightProcessor"]

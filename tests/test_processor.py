@@ -48,7 +48,7 @@ def test_each_video_placeholder_becomes_frames_times_queries_tokens(processor, c
         processor(text=["<video> a", "<video> b"], videos=clips)
 
 
-def test_chat_template_renders_the_gemma_turns_with_videos_first(processor, clips):
+def test_chat_template_renders_the_reference_turns_with_videos_first(processor, clips):
     conversation = [
         turn("user", text("which ball went into a pocket?"), video(clips[0])),
         turn("assistant", text("the red 3.")),
@@ -57,13 +57,16 @@ def test_chat_template_renders_the_gemma_turns_with_videos_first(processor, clip
         turn("user", video(clips[1]), text("and here?")),
     ]
     rendered = processor.apply_chat_template(conversation, add_generation_prompt=True)
+    # the reference's conv_gemma: sep "" after a user turn, sep2 "<eos>" after every model turn
     assert rendered == (
         "<bos><start_of_turn>user\n<video>\nwhich ball went into a pocket?<end_of_turn>\n"
-        "<start_of_turn>model\nthe red 3.<end_of_turn>\n"
+        "<start_of_turn>model\nthe red 3.<end_of_turn>\n<eos>"
         "<start_of_turn>user\nhow many cushions?<end_of_turn>\n"
-        "<start_of_turn>model\ntwo<end_of_turn>\n"
+        "<start_of_turn>model\ntwo<end_of_turn>\n<eos>"
         "<start_of_turn>user\n<video>\nand here?<end_of_turn>\n<start_of_turn>model\n"
     )
+    gemma = processor.apply_chat_template(conversation, add_generation_prompt=True, chat_template="gemma")
+    assert gemma == rendered.replace("<eos>", "")  # Gemma's own format, the option
     out = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True)
     assert out["pixel_values_videos"].shape[0] == 2 and (out["input_ids"] == processor.video_token_id).sum() == 16
     assert [m["source"] for m in out["video_metadata"]] == clips[:2]
@@ -74,7 +77,41 @@ def test_assistant_mask_covers_exactly_the_answers_and_their_end_markers(process
                     turn("user", text("how many cushions?")), turn("assistant", text("two"))]  # fmt: skip
     out = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
     ids, mask = out["input_ids"][0].tolist(), out["assistant_masks"][0].tolist()
+    assert tokens(processor, ids, mask) == ["the", "red", "3", ".", "<end_of_turn>", "<eos>",
+                                            "two", "<end_of_turn>", "<eos>"]  # fmt: skip
+    assert tokens(processor, ids)[-3:] == ["two", "<end_of_turn>", "<eos>"]
+    gemma = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True,
+                                          chat_template="gemma")  # fmt: skip
+    ids, mask = gemma["input_ids"][0].tolist(), gemma["assistant_masks"][0].tolist()
     assert tokens(processor, ids, mask) == ["the", "red", "3", ".", "<end_of_turn>", "two", "<end_of_turn>"]
+
+
+def test_assistant_mask_with_a_tokenizer_that_keeps_newlines(clips):
+    """With a tokenizer where "\\n" is a token (as in Gemma's), the learned span is
+    `answer<end_of_turn>\\n<eos>`, newline included, and nothing of the next user turn."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>",
+                                         "<video>", "\n", "user", "model", "hi", "yes", "no"])}  # fmt: skip
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex("\\n"), behavior="isolated"),
+                                                     pre_tokenizers.Split(" ", behavior="removed")])  # fmt: skip
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>",
+                                  unk_token="<unk>", extra_special_tokens={"video_token": "<video>"})  # fmt: skip
+    tok.add_special_tokens({"additional_special_tokens": ["<start_of_turn>", "<end_of_turn>", "<video>"]})
+    processor = HiLightProcessor(HiLightVideoProcessor(size=16, num_frames=2), tok, queries_per_frame=1)
+    conversation = [turn("user", video(clips[0]), text("hi")), turn("assistant", text("yes")),
+                    turn("user", text("hi")), turn("assistant", text("no"))]  # fmt: skip
+    out = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
+    ids, mask = out["input_ids"][0].tolist(), out["assistant_masks"][0].tolist()
+    assert tok.convert_ids_to_tokens(ids) == [
+        "<bos>", "<start_of_turn>", "user", "\n", "<video>", "<video>", "\n", "hi", "<end_of_turn>", "\n",
+        "<start_of_turn>", "model", "\n", "yes", "<end_of_turn>", "\n", "<eos>",
+        "<start_of_turn>", "user", "\n", "hi", "<end_of_turn>", "\n",
+        "<start_of_turn>", "model", "\n", "no", "<end_of_turn>", "\n", "<eos>",
+    ]  # fmt: skip
+    assert tokens(processor, ids, mask) == ["yes", "<end_of_turn>", "\n", "<eos>", "no", "<end_of_turn>", "\n", "<eos>"]
 
 
 def test_padding_sides_and_mixed_text_only_batch(processor, clips):
@@ -101,6 +138,7 @@ def test_auto_processor_round_trip(processor, clips, tmp_path):
     processor.save_pretrained(tmp_path)
     loaded = AutoProcessor.from_pretrained(tmp_path)
     assert type(loaded) is HiLightProcessor and loaded.num_video_tokens == 8
+    assert loaded.chat_template == processor.chat_template and set(loaded.chat_template) == {"default", "gemma"}
     conversation = [turn("user", video(clips[0]), text("which ball?")), turn("assistant", text("the red 3."))]
     a = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
     b = loaded.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
