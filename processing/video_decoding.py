@@ -61,15 +61,17 @@ def sample_indices(
     fps: float | None = None,
     video_fps: float | None = None,
     indices: list[int] | None = None,
-    jitter: float = 0.5,
     rng: np.random.Generator | None = None,
     source: str = "video",
 ) -> np.ndarray:
     """Frame indices to decode.
 
-    * `uniform`: `round(linspace(0, n - 1, num_frames))` (the reference's test-time rule).
-    * `jitter`: start and end each move by up to `jitter` of a frame interval, then linspace
-      (the reference's training rule).
+    * `uniform`: `linspace(0, n - 1, num_frames).astype(int)`, truncated, as HiLight's and
+      CLIP-ViP's code take it (rounding would change 5 of 12 indices on a 90-frame clip).
+    * `jitter`: CLIP-ViP's training rule (XPretrain `dataset_video_retrieval.py`; HiLight itself
+      never jitters): with `interval = n // (num_frames - 1)`, the start is drawn from
+      `0..interval` and the end from `n - 1 - interval..n - 1`, then `linspace(start, end).astype(int)`.
+      (With 1 or 2 frames the interval spans the whole clip; the bounds are then kept inside it and in order.)
     * `fps`: one frame every `1 / fps` seconds of a `video_fps` video; at most `num_frames` of
       them, taken uniformly, when given.
     * `indices`: exactly the given indices.
@@ -92,19 +94,20 @@ def sample_indices(
             raise VideoDecodeError(source, "sampling by fps needs the video's frame rate, which it does not store.")
         out = np.arange(0, total_frames, video_fps / fps).round().astype(np.int64).clip(0, total_frames - 1)
         if num_frames and len(out) > num_frames:
-            out = out[np.linspace(0, len(out) - 1, num_frames).round().astype(np.int64)]
+            out = out[np.linspace(0, len(out) - 1, num_frames).astype(np.int64)]
         return out
     if not num_frames or num_frames < 1:
         raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}.")
-    start, end = 0.0, float(total_frames - 1)
+    start, end = 0, total_frames - 1
     if strategy == "jitter":
         rng = rng or np.random.default_rng()
-        step = (total_frames - 1) / max(num_frames - 1, 1)
-        start = rng.uniform(0, jitter * step)
-        end = end - rng.uniform(0, jitter * step)
+        interval = total_frames // max(num_frames - 1, 1)
+        start = int(rng.integers(0, interval + 1))
+        end = int(rng.integers(total_frames - 1 - interval, total_frames))
+        start, end = sorted((min(start, total_frames - 1), max(end, 0)))
     elif strategy != "uniform":
         raise ValueError(f"unknown sampling strategy {strategy!r}; choose one of {SAMPLING_STRATEGIES}.")
-    return np.linspace(start, end, num_frames).round().astype(np.int64).clip(0, total_frames - 1)
+    return np.linspace(start, end, num_frames).astype(np.int64)
 
 
 # -- inputs -----------------------------------------------------------------------------------

@@ -41,8 +41,8 @@ class HiLightVideoProcessor(VideoProcessorMixin):
     num_frames (`int`, 12): frames per video for CLIP-ViP+.
     num_keyframes (`int`, *optional*): frames for Long-CLIP when it should see a different count;
         then `pixel_values_keyframes` is returned too. None: Long-CLIP sees the same frames.
-    sampling (`str`, "uniform"): "uniform" (linspace, the reference), "jitter" (training), "fps"
-        (with `fps`), "indices" (with `indices`).
+    sampling (`str`, "uniform"): "uniform" (truncated linspace, the reference), "jitter" (CLIP-ViP's
+        training rule; HiLight never jitters), "fps" (with `fps`), "indices" (with `indices`).
     resize_mode (`str`, "squash"): "squash" (the reference) or "crop" (short side, centre crop).
     image_mean, image_std: CLIP's.
     num_decode_threads (`int`, 4): threads decoding a batch.

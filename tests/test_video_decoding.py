@@ -12,22 +12,37 @@ from video_fixtures import decoded_frame_numbers, write_video
 from modeling_hilight.processing.video_decoding import VideoDecodeError, decode_video, sample_indices
 
 
-def test_uniform_sampling_is_the_reference_linspace():
-    assert sample_indices(40, 12).tolist() == np.linspace(0, 39, 12).round().astype(int).tolist()
-    assert sample_indices(5, 12).tolist() == [0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 4, 4]  # repeats, never fails
+def test_uniform_sampling_is_the_reference_truncated_linspace():
+    # HiLight's and CLIP-ViP's np.linspace(0, n - 1, 12).astype(int): 0 8.09 16.18 ... 80.91 89 on 90 frames
+    assert sample_indices(90, 12).tolist() == [0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 89]
+    rounded = np.linspace(0, 89, 12).round().astype(int)
+    assert (sample_indices(90, 12) != rounded).sum() == 5  # what rounding, the earlier rule, changed
+    assert sample_indices(5, 12).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4]  # repeats, never fails
     assert sample_indices(1, 3).tolist() == [0, 0, 0]
 
 
-def test_jitter_moves_start_and_end_within_half_an_interval():
+def clip_vip_jitter(total: int, num: int, draws: list[int]) -> list[int]:
+    """CLIP-ViP's training rule written out (XPretrain CLIP-ViP/src/datasets/dataset_video_retrieval.py,
+    `get_sample_idx` with sample_rate 0 and sample_jitter), with its two random draws given."""
+    interval = int(total / (num - 1))
+    start, end = draws
+    assert 0 <= start <= interval and total - 1 - interval <= end <= total - 1
+    return np.linspace(start, end, num).astype(int).tolist()
+
+
+def test_jitter_is_clip_vips_rule_moving_each_bound_by_up_to_a_whole_interval():
     rng = np.random.default_rng(0)
-    seen_start, seen_end = set(), set()
-    for _ in range(50):
-        idx = sample_indices(111, 12, "jitter", rng=rng)
-        assert len(idx) == 12 and (np.diff(idx) >= 0).all()
-        assert 0 <= idx[0] <= 5 and 105 <= idx[-1] <= 110  # interval 10, half is 5
-        seen_start.add(int(idx[0]))
-        seen_end.add(int(idx[-1]))
-    assert len(seen_start) > 1 and len(seen_end) > 1
+    starts, ends = set(), set()
+    for _ in range(400):
+        idx = sample_indices(111, 12, "jitter", rng=rng).tolist()  # interval = int(111 / 11) = 10
+        assert idx == clip_vip_jitter(111, 12, [idx[0], idx[-1]])
+        starts.add(idx[0])
+        ends.add(idx[-1])
+    assert starts == set(range(0, 11)) and ends == set(range(100, 111))  # every bound a whole interval allows
+    # the draws are start then end, each uniform over its range
+    rng, twin = np.random.default_rng(7), np.random.default_rng(7)
+    draws = [int(twin.integers(0, 11)), int(twin.integers(100, 111))]
+    assert sample_indices(111, 12, "jitter", rng=rng).tolist() == clip_vip_jitter(111, 12, draws)
 
 
 def test_fps_and_explicit_indices():
@@ -95,8 +110,8 @@ def test_bytes_file_objects_arrays_tensors_and_frame_lists(tmp_path):
 def test_sampling_property(total, num, strategy, seed):
     idx = sample_indices(total, num, strategy, rng=np.random.default_rng(seed))
     assert len(idx) == num and idx.min() >= 0 and idx.max() <= total - 1 and (np.diff(idx) >= 0).all()
-    if strategy == "uniform" and num > 1:  # linspace(0, n - 1, 1) is just [0]
-        assert idx[0] == 0 and idx[-1] == total - 1
+    if strategy == "uniform":
+        assert idx.tolist() == np.linspace(0, total - 1, num).astype(int).tolist()
 
 
 @settings(max_examples=30, deadline=None)

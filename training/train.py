@@ -44,7 +44,7 @@ class HiLightRecipe:
                                                                          "(the encoder stage's output) for the tower"})
     num_frames: int = 12
     image_size: int = 32
-    sampling: str = field(default="uniform", metadata={"help": "uniform | jitter (the reference's training rule)"})
+    sampling: str = field(default="uniform", metadata={"help": "uniform (the reference) | jitter (CLIP-ViP's training rule)"})
     max_tokens: int | None = field(default=None, metadata={"help": "truncate prompts (never through a video)"})
     queries_per_frame: int = 4
     token_mining_variant: str = "reference"
