@@ -82,8 +82,17 @@ class HiLightProcessor(ProcessorMixin):
 
     @property
     def num_video_tokens(self) -> int:
-        """Placeholder tokens per video: the frames that give queries x queries per frame."""
+        """Placeholder tokens per video at the video processor's defaults: the frames that give
+        queries x queries per frame."""
         return self.video_processor.frames_for_tokens * self.queries_per_frame
+
+    def tokens_per_video(self, pixels: BatchFeature | None) -> int:
+        """Placeholder tokens per video for the frames this call produced (its own `num_frames` or
+        `num_keyframes` included): the keyframes when sent apart, else the clip's frames."""
+        if pixels is None:
+            return self.num_video_tokens
+        frames = pixels.get("pixel_values_keyframes", pixels["pixel_values_videos"]).shape[1]
+        return frames * self.queries_per_frame
 
     def __call__(self, text=None, videos=None, padding: bool | str = True, truncation: bool = False,
                  max_length: int | None = None, padding_side: str | None = None, return_tensors: str = "pt",
@@ -100,13 +109,15 @@ class HiLightProcessor(ProcessorMixin):
                 f"the text has {sum(counts)} {self.video_token} placeholders (per sample: {counts}) but "
                 f"{len(flat)} videos were given; they must match, in order."
             )
-        expanded = [t.replace(self.video_token, self.video_token * self.num_video_tokens) for t in texts]
+        pixels = self.video_processor(flat, **video_kwargs) if flat else None
+        per_video = self.tokens_per_video(pixels)
+        expanded = [t.replace(self.video_token, self.video_token * per_video) for t in texts]
         encoded = self.tokenizer(expanded, add_special_tokens=False, padding=False, truncation=False)
-        encoded["input_ids"] = self._truncate(encoded["input_ids"], truncation, max_length)
+        encoded["input_ids"] = self._truncate(encoded["input_ids"], truncation, max_length, per_video)
         encoded["attention_mask"] = [[1] * len(ids) for ids in encoded["input_ids"]]
-        return self._finish(encoded, flat, padding, padding_side, return_tensors, video_kwargs)
+        return self._finish(encoded, pixels, padding, padding_side, return_tensors)
 
-    def _finish(self, encoded, videos, padding, padding_side, return_tensors, video_kwargs, extra=()):
+    def _finish(self, encoded, pixels, padding, padding_side, return_tensors, extra=()):
         features = {k: encoded[k] for k in ("input_ids", "attention_mask", *extra)}
         pad_kwargs = {"padding_side": padding_side} if padding_side else {}
         batch = self.tokenizer.pad(
@@ -120,8 +131,7 @@ class HiLightProcessor(ProcessorMixin):
             rows = [m + [0] * (width - len(m)) if side == "right" else [0] * (width - len(m)) + m for m in features[key]]
             data[key] = torch.tensor(rows)
         metadata = None
-        if videos:
-            pixels = self.video_processor(videos, **video_kwargs)
+        if pixels is not None:
             metadata = pixels.pop("video_metadata")
             data.update(pixels)
         out = BatchFeature(data=data, tensor_type=return_tensors)
@@ -129,7 +139,7 @@ class HiLightProcessor(ProcessorMixin):
             out["video_metadata"] = metadata
         return out
 
-    def _truncate(self, rows: list[list[int]], truncation, max_length):
+    def _truncate(self, rows: list[list[int]], truncation, max_length, per_video: int):
         if not truncation or max_length is None:
             return rows
         out = []
@@ -138,7 +148,7 @@ class HiLightProcessor(ProcessorMixin):
                 last_video = max(j for j, t in enumerate(ids) if t == self.video_token_id)
                 raise ValueError(
                     f"sample {i} has {len(ids)} tokens and max_length={max_length} would cut a video span "
-                    f"(its last vision token is at position {last_video}; each video takes {self.num_video_tokens} "
+                    f"(its last vision token is at position {last_video}; each video takes {per_video} "
                     f"tokens). Raise max_length to at least {last_video + 1} or use fewer frames/videos."
                 )
             out.append(ids[:max_length])
@@ -193,11 +203,13 @@ class HiLightProcessor(ProcessorMixin):
                      for c in conversations]  # fmt: skip
             return texts if batched else texts[0]
         flat = list(videos) if videos is not None else [v for c in conversations for v in self.videos_in(c)]
+        pixels = self.video_processor(flat, **video_kwargs) if flat else None
+        per_video = self.tokens_per_video(pixels)
         encoded = self.tokenizer.apply_chat_template(
             conversations, tokenize=True, return_dict=True, return_assistant_tokens_mask=return_assistant_tokens_mask,
-            num_video_tokens=self.num_video_tokens, **render,
+            num_video_tokens=per_video, **render,
         )  # fmt: skip
-        ids = self._truncate(encoded["input_ids"], truncation, max_length)
+        ids = self._truncate(encoded["input_ids"], truncation, max_length, per_video)
         masks = encoded.get("assistant_masks")
         encoded = {"input_ids": ids, "attention_mask": [[1] * len(r) for r in ids]}
         extra = ()
@@ -206,7 +218,7 @@ class HiLightProcessor(ProcessorMixin):
             extra = ("assistant_masks",)
         if not return_dict:
             return encoded["input_ids"]
-        return self._finish(encoded, flat, padding, padding_side, return_tensors, video_kwargs, extra)
+        return self._finish(encoded, pixels, padding, padding_side, return_tensors, extra)
 
 
 __all__ = ["CHAT_TEMPLATE", "CHAT_TEMPLATES", "GEMMA_CHAT_TEMPLATE", "HiLightProcessor"]

@@ -2,8 +2,8 @@
 
 decord is the fast path (it seeks to the sampled indices). PyAV is the fallback, used when decord
 cannot be imported on a platform or fails on a file (the reason is logged once per reason); it
-decodes in order and keeps only the sampled frames, so memory is bounded by the sampled frames,
-never by the length or resolution of the video. A file is first probed with PyAV's container
+also seeks, to the keyframe before each group of sampled frames, and keeps only the sampled
+frames, so memory is bounded by the sampled frames, never by the length or resolution of the video. A file is first probed with PyAV's container
 reader, so non-video files get a clear error instead of reaching a decoder.
 
 Every failure is a `VideoDecodeError` (a `ValueError`) whose message names the file and the reason.
@@ -11,6 +11,7 @@ Every failure is a `VideoDecodeError` (a `ValueError`) whose message names the f
 
 from __future__ import annotations
 
+import bisect
 import io
 import logging
 import os
@@ -193,30 +194,75 @@ def _decode_decord(source, indices: np.ndarray, size: int | None) -> tuple[np.nd
     return frames, stamps
 
 
+def _frame_table(container, stream) -> tuple[list[int], list[int]] | None:
+    """Presentation timestamps of every frame, in order, and those of the keyframes, read from the
+    packets without decoding; None when the packets do not say (no or repeated timestamps)."""
+    stamps, keys = [], []
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue  # the flush packet at the end
+        if packet.pts is None:
+            return None
+        stamps.append(packet.pts)
+        if packet.is_keyframe:
+            keys.append(packet.pts)
+    stamps.sort()
+    if not keys or len(set(stamps)) != len(stamps):
+        return None
+    return stamps, sorted(keys)
+
+
+def _frames_after(container, stream, seek_pts: int | None, errors: list[str]):
+    """Decoded frames from the keyframe at or before `seek_pts` (None: from where the container
+    is); a damaged packet is skipped and reported in `errors`."""
+    if seek_pts is not None:
+        container.seek(seek_pts, stream=stream, backward=True)
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except Exception as error:  # a damaged packet: skip it, keep going, report at the end
+            errors.append(f"{type(error).__name__}: {error}")
+
+
 def _decode_pyav(name: str, source, indices: np.ndarray, size: int | None) -> tuple[np.ndarray, list[float]]:
-    """Decode in order, keep only the wanted frames, stop after the last one."""
+    """Keep only the wanted frames. When the packets give every frame's timestamp, seek to the
+    keyframe before each group of wanted frames and decode from there (as decord does); otherwise
+    decode in order from the start. Either way, stop after the last wanted frame."""
     import av
 
     wanted = sorted(set(indices.tolist()))
     kept: dict[int, tuple[np.ndarray, float]] = {}
     errors: list[str] = []
+    shape = {"width": size, "height": size, "interpolation": "BICUBIC"} if size else {}
+
+    def keep(index: int, frame) -> None:
+        kept[index] = (frame.to_ndarray(format="rgb24", **shape), float(frame.time or 0.0))
+
     try:
         with av.open(source, "r") as container:
             stream = container.streams.video[0]
-            position = 0
-            for packet in container.demux(stream):
-                try:
-                    decoded = packet.decode()
-                except Exception as error:  # a damaged packet: skip it, keep going, report at the end
-                    errors.append(f"{type(error).__name__}: {error}")
-                    continue
-                for frame in decoded:
-                    if position in wanted:
-                        shape = {"width": size, "height": size, "interpolation": "BICUBIC"} if size else {}
-                        kept[position] = (frame.to_ndarray(format="rgb24", **shape), float(frame.time or 0.0))
-                    position += 1
-                if position > wanted[-1]:
-                    break
+            table = _frame_table(container, stream)
+            if table is not None and len(table[0]) > wanted[-1]:
+                stamps, keyframes = table
+                groups: dict[int, list[int]] = {}  # keyframe pts -> the wanted frames decoded from it
+                for i in wanted:
+                    start = keyframes[max(bisect.bisect_right(keyframes, stamps[i]) - 1, 0)]
+                    groups.setdefault(start, []).append(i)
+                for start, group in groups.items():
+                    targets = {stamps[i]: i for i in group}
+                    for frame in _frames_after(container, stream, start, errors):
+                        if frame.pts in targets:
+                            keep(targets[frame.pts], frame)
+                        if frame.pts is not None and frame.pts >= stamps[group[-1]]:
+                            break
+            missing = [i for i in wanted if i not in kept]
+            if missing:  # no usable timestamps, or a seek that landed past a frame: decode in order
+                container.seek(0)
+                for position, frame in enumerate(_frames_after(container, stream, None, errors)):
+                    if position in missing:
+                        keep(position, frame)
+                    if position >= missing[-1]:
+                        break
     except Exception as error:
         errors.append(f"{type(error).__name__}: {error}")
     finally:

@@ -114,6 +114,32 @@ def test_assistant_mask_with_a_tokenizer_that_keeps_newlines(clips):
     assert tokens(processor, ids, mask) == ["yes", "<end_of_turn>", "\n", "<eos>", "no", "<end_of_turn>", "\n", "<eos>"]
 
 
+@pytest.mark.parametrize("call, frames, keyframes", [({}, 12, None), ({"num_frames": 8}, 8, None),
+                                                     ({"num_keyframes": 3}, 12, 3),
+                                                     ({"num_frames": 6, "num_keyframes": 2}, 6, 2)])  # fmt: skip
+def test_per_call_frame_counts_set_the_placeholders_the_model_gets(clips, call, frames, keyframes):
+    from modeling_hilight import HiLightConfig, HiLightForConditionalGeneration
+
+    tokenizer = build_hilight_tokenizer(WORDS)
+    processor = HiLightProcessor(HiLightVideoProcessor(size=32, num_frames=12), tokenizer, queries_per_frame=4)
+    torch.manual_seed(0)
+    model = HiLightForConditionalGeneration(HiLightConfig.tiny(video_token_id=processor.video_token_id,
+                                                               text_config={"vocab_size": len(tokenizer)})).eval()
+    tokens_per_video = (keyframes or frames) * 4
+    conversation = [turn("user", video(clips[0]), text("which ball?"))]
+    for inputs in (processor(text="<video> which ball ?", videos=clips[:1], **call),
+                   processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True, **call)):
+        inputs.pop("video_metadata")
+        assert inputs["pixel_values_videos"].shape[:2] == (1, frames)
+        assert ("pixel_values_keyframes" in inputs) == (keyframes is not None)
+        if keyframes:
+            assert inputs["pixel_values_keyframes"].shape[:2] == (1, keyframes)
+        assert (inputs["input_ids"] == processor.video_token_id).sum() == tokens_per_video
+        with torch.no_grad():
+            out = model(**inputs)  # the model's own count check passes: the counts agree
+        assert out.logits.shape == (1, inputs["input_ids"].shape[1], len(tokenizer))
+
+
 def test_padding_sides_and_mixed_text_only_batch(processor, clips):
     batch = [[turn("user", video(clips[0]), text("which ball?"))], [turn("user", text("how many cushions?"))]]
     left = processor.apply_chat_template(batch, add_generation_prompt=True, tokenize=True, padding_side="left")

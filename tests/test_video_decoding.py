@@ -85,6 +85,36 @@ def test_pyav_stops_after_the_last_sampled_frame(tmp_path, monkeypatch):
     assert len(converted) == 3  # only the sampled frames become arrays
 
 
+def test_pyav_seeks_to_the_keyframe_before_each_sampled_frame_and_matches_decord(tmp_path, monkeypatch):
+    import av
+
+    from modeling_hilight.processing import video_decoding
+
+    path = write_video(tmp_path / "v.mp4", frames=40, gop=4)  # B-frames too (x264's default)
+    with av.open(str(path)) as container:
+        assert sum(p.is_keyframe for p in container.demux() if p.size) >= 10
+    decoded = []
+    original = video_decoding._frames_after
+
+    def counting(*args):
+        for frame in original(*args):
+            decoded.append(frame.pts)
+            yield frame
+
+    monkeypatch.setattr(video_decoding, "_frames_after", counting)
+    wanted = [1, 13, 14, 27, 38]
+    frames, meta, _ = decode_video(path, None, "indices", indices=wanted, backend="pyav")
+    reference, _, _ = decode_video(path, None, "indices", indices=wanted, backend="decord")
+    assert meta.backend == "pyav" and np.array_equal(frames, reference)  # the very same pixels as decord
+    assert decoded_frame_numbers(frames, 40) == wanted
+    assert 5 <= len(decoded) <= 16  # from the keyframes 0, 12, 24, 36; a sequential decode goes through 39 frames
+    # with the timestamps missing from the packets it decodes in order from the start, same frames
+    decoded.clear()
+    monkeypatch.setattr(video_decoding, "_frame_table", lambda container, stream: None)
+    again, _, _ = decode_video(path, None, "indices", indices=wanted, backend="pyav")
+    assert np.array_equal(again, frames) and len(decoded) == 39
+
+
 def test_bytes_file_objects_arrays_tensors_and_frame_lists(tmp_path):
     path = write_video(tmp_path / "v.mp4", frames=20)
     from_path, _, _ = decode_video(path, 5)
