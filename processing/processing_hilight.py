@@ -98,7 +98,9 @@ class HiLightProcessor(ProcessorMixin):
                  max_length: int | None = None, padding_side: str | None = None, return_tensors: str = "pt",
                  **video_kwargs) -> BatchFeature:  # fmt: skip
         """`text`: a string or a list (one per sample) with `<video>` where each video goes.
-        `videos`: the videos in order of appearance (flat, or one list per sample)."""
+        `videos`: the videos in order of appearance (flat, or one list per sample). The output goes
+        straight into the model (`model(**out)`, `model.generate(**out)`); `return_metadata=True`
+        adds `video_metadata` (fps, duration, frame indices, timestamps), which the model does not take."""
         if text is None:
             raise ValueError("HiLightProcessor needs `text` (with a <video> placeholder per video).")
         texts = [text] if isinstance(text, str) else list(text)
@@ -132,10 +134,10 @@ class HiLightProcessor(ProcessorMixin):
             data[key] = torch.tensor(rows)
         metadata = None
         if pixels is not None:
-            metadata = pixels.pop("video_metadata")
+            metadata = pixels.pop("video_metadata", None)
             data.update(pixels)
         out = BatchFeature(data=data, tensor_type=return_tensors)
-        if metadata is not None:
+        if metadata is not None:  # only when asked (`return_metadata=True`): the model takes no such input
             out["video_metadata"] = metadata
         return out
 

@@ -134,10 +134,12 @@ class HiLightVideoProcessor(VideoProcessorMixin):
         clip = self.transform(frames)
         return clip, (self.transform(keyframes) if keyframes is not None else None), meta.to_dict()
 
-    def preprocess(self, videos, return_tensors: str | None = "pt", seed: int | None = None, **kwargs) -> BatchFeature:
+    def preprocess(self, videos, return_tensors: str | None = "pt", seed: int | None = None,
+                   return_metadata: bool = False, **kwargs) -> BatchFeature:  # fmt: skip
         """One video or a list of videos -> `pixel_values_videos` `[B, T, 3, size, size]` (and
-        `pixel_values_keyframes` when `num_keyframes` differs), plus `video_metadata` (a list of dicts
-        with fps, duration, frame indices and timestamps). Per-call overrides: `num_frames`,
+        `pixel_values_keyframes` when `num_keyframes` differs); with `return_metadata=True` also
+        `video_metadata` (a list of dicts with fps, duration, frame indices and timestamps), as
+        transformers' video processors do. Per-call overrides: `num_frames`,
         `num_keyframes`, `sampling`, `fps`, `indices`, `decode_backend`; `seed` makes jittered
         sampling repeatable."""
         unknown = set(kwargs) - {"num_frames", "num_keyframes", "sampling", "fps", "indices", "decode_backend"}
@@ -168,7 +170,8 @@ class HiLightVideoProcessor(VideoProcessorMixin):
         if settings["keyframes_differ"]:
             data["pixel_values_keyframes"] = torch.stack([r[1] for r in results])
         output = BatchFeature(data=data, tensor_type=return_tensors)
-        output["video_metadata"] = [r[2] for r in results]
+        if return_metadata:
+            output["video_metadata"] = [r[2] for r in results]
         return output
 
     @staticmethod

@@ -39,7 +39,7 @@ def tokens(processor, ids, mask=None):
 
 
 def test_each_video_placeholder_becomes_frames_times_queries_tokens(processor, clips):
-    out = processor(text=["<video>\nwhich ball ?", "<video> <video> how many ?"], videos=clips)
+    out = processor(text=["<video>\nwhich ball ?", "<video> <video> how many ?"], videos=clips, return_metadata=True)
     vid = processor.video_token_id
     assert [(row == vid).sum().item() for row in out["input_ids"]] == [8, 16]
     assert out["pixel_values_videos"].shape == (3, 4, 3, 16, 16)
@@ -67,7 +67,7 @@ def test_chat_template_renders_the_reference_turns_with_videos_first(processor, 
     )
     gemma = processor.apply_chat_template(conversation, add_generation_prompt=True, chat_template="gemma")
     assert gemma == rendered.replace("<eos>", "")  # Gemma's own format, the option
-    out = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True)
+    out = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True, return_metadata=True)
     assert out["pixel_values_videos"].shape[0] == 2 and (out["input_ids"] == processor.video_token_id).sum() == 16
     assert [m["source"] for m in out["video_metadata"]] == clips[:2]
 
@@ -129,7 +129,6 @@ def test_per_call_frame_counts_set_the_placeholders_the_model_gets(clips, call, 
     conversation = [turn("user", video(clips[0]), text("which ball?"))]
     for inputs in (processor(text="<video> which ball ?", videos=clips[:1], **call),
                    processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True, **call)):
-        inputs.pop("video_metadata")
         assert inputs["pixel_values_videos"].shape[:2] == (1, frames)
         assert ("pixel_values_keyframes" in inputs) == (keyframes is not None)
         if keyframes:
