@@ -1,5 +1,6 @@
 """HiLightProcessor: placeholder expansion, chat template, masks, padding, truncation, round trips."""
 
+import numpy as np
 import pytest
 import torch
 from remote_code_utils import run_without_package
@@ -157,6 +158,58 @@ def test_truncation_never_cuts_a_video_span(processor, clips):
         processor(text=prompt, videos=clips[:1], truncation=True, max_length=8)
     out = processor(text=prompt, videos=clips[:1], truncation=True, max_length=12)  # cuts text only
     assert out["input_ids"].shape[1] == 12 and (out["input_ids"] == processor.video_token_id).sum() == 8
+
+
+def test_apply_chat_template_honours_transformers_standard_arguments(processor, clips):
+    conversation = [turn("user", video(clips[0]), text("which ball?")), turn("assistant", text("the red 3."))]
+    # a custom template, rendered and tokenized (the placeholder still expands to the video's tokens)
+    custom = "{% for m in messages %}{% for b in m['content'] %}{% if b['type'] == 'video' %}<video>{% else %}" \
+             "{{ b['text'] }} {% endif %}{% endfor %}{% endfor %}"
+    assert processor.apply_chat_template(conversation, chat_template=custom) == "<video>which ball? the red 3. "
+    out = processor.apply_chat_template(conversation, chat_template=custom, tokenize=True)
+    assert tokens(processor, out["input_ids"][0].tolist()) == ["<video>"] * 8 + ["which", "ball", "?", "the", "red",
+                                                                                "3", "."]  # fmt: skip
+    # tools: refused by HiLight's template, passed to a template that renders them
+    with pytest.raises(ValueError, match="does not use `tools`"):
+        processor.apply_chat_template(conversation, tools=[{"name": "count_balls"}], tokenize=True)
+    with_tools = "{% for t in tools %}{{ t['name'] }} {% endfor %}" + custom
+    assert processor.apply_chat_template(conversation, chat_template=with_tools,
+                                         tools=[{"name": "two"}]).startswith("two <video>")  # fmt: skip
+    # continue_final_message: the last answer stays open, without its end markers
+    open_answer = conversation[:1] + [turn("assistant", text("the red"))]
+    assert processor.apply_chat_template(open_answer, continue_final_message=True).endswith("<start_of_turn>model\nthe red")
+    # processor_kwargs reach the processor and the video processor; return_dict=False gives the ids
+    out = processor.apply_chat_template([conversation, conversation[:1]], tokenize=True, return_dict=True,
+                                        processor_kwargs={"padding_side": "left", "num_frames": 2})  # fmt: skip
+    assert out["pixel_values_videos"].shape[:2] == (2, 2) and out["attention_mask"][1, 0] == 0
+    ids = processor.apply_chat_template(conversation, tokenize=True, return_dict=False)
+    assert torch.equal(ids, processor.apply_chat_template(conversation, tokenize=True)["input_ids"])
+    # videos already decoded, in the blocks themselves
+    frames = np.full((6, 20, 20, 3), 100, np.uint8)
+    decoded = processor.apply_chat_template([turn("user", {"type": "video", "video": frames}, text("which ball?"))],
+                                            tokenize=True)  # fmt: skip
+    assert decoded["pixel_values_videos"].shape == (1, 4, 3, 16, 16)
+    for bad, message in (({"load_audio_from_video": True}, "takes no audio"),
+                         ({"sanitize_control_tokens": True}, "sanitize_control_tokens")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            processor.apply_chat_template(conversation, tokenize=True, **bad)
+
+
+def test_the_call_trls_vision_collator_makes(processor, clips):
+    """DataCollatorForVisionLanguageModeling._collate_language_modeling (TRL 1.16), word for word."""
+    batch = [[turn("user", video(clips[0]), text("which ball?")), turn("assistant", text("the red 3."))],
+             [turn("user", text("how many cushions?")), turn("assistant", text("two")),
+              turn("user", video(clips[1]), video(clips[2]), text("and here?")), turn("assistant", text("two"))]]
+    kwargs = {"padding": True, "padding_side": "right", "pad_to_multiple_of": None, "truncation": False,
+              "max_length": None, "add_special_tokens": False}  # fmt: skip
+    out = processor.apply_chat_template(batch, chat_template=None, tokenize=True, return_dict=True, return_tensors="pt",
+                                        return_assistant_tokens_mask=True, processor_kwargs=kwargs)  # fmt: skip
+    assert out["pixel_values_videos"].shape == (3, 4, 3, 16, 16)
+    assert out["assistant_masks"].shape == out["input_ids"].shape and out["assistant_masks"].dtype == torch.long
+    first, second = (tokens(processor, out["input_ids"][i].tolist(), out["assistant_masks"][i].tolist()) for i in (0, 1))
+    assert first == ["the", "red", "3", ".", "<end_of_turn>", "<eos>"]
+    assert second == ["two", "<end_of_turn>", "<eos>"] * 2  # after two 8-token video spans, still aligned
+    assert tokens(processor, out["input_ids"][1].tolist()).count("<video>") == 16
 
 
 def test_auto_processor_round_trip(processor, clips, tmp_path):
