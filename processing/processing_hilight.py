@@ -208,7 +208,8 @@ class HiLightProcessor(ProcessorMixin):
         """transformers' `ProcessorMixin.apply_chat_template`, in the reference's format by default
         (`chat_template="gemma"`: Gemma's; any template string works). `tokenize=True` loads the
         videos named in the video blocks (`path`, `video` or `url`) and returns model inputs
-        (`return_dict=True` is the default here), with `assistant_masks` when asked.
+        (`return_dict=True` is the default here), with `assistant_masks` when asked; token ids are
+        lists unless `return_tensors="pt"` (transformers' default, which TRL relies on).
 
         Processor arguments go in `processor_kwargs` or, as a convenience, directly (`padding_side`,
         `truncation`, `max_length`, `num_frames`, ...: whatever the template does not use).
@@ -229,6 +230,9 @@ class HiLightProcessor(ProcessorMixin):
             processor_kwargs[key] = kwargs.pop(key)
         if "video_token" in variables:
             kwargs.setdefault("video_token", self.video_token)
+        if return_tensors == "auto":  # transformers' default: token ids as lists (TRL's checks rely on it)
+            processor_kwargs.setdefault("return_tensors", None)
+        conversation = self._without_none(conversation)
         if videos is not None:
             conversation, processor_kwargs["placeholders_only"] = self._with_videos(conversation, list(videos)), not videos
         out = super().apply_chat_template(
@@ -240,6 +244,22 @@ class HiLightProcessor(ProcessorMixin):
         if tokenize and return_dict and "assistant_masks" in out and torch.is_tensor(out["input_ids"]):
             out["assistant_masks"] = torch.as_tensor(out["assistant_masks"], dtype=out["input_ids"].dtype)
         return out
+
+    @staticmethod
+    def _without_none(conversation):
+        """Content blocks without their None entries, as a `datasets` column gives them (each block
+        gets every key any block of the column has)."""
+
+        def clean(message):
+            if isinstance(message, dict) and isinstance(message.get("content"), list):
+                content = [{k: v for k, v in b.items() if v is not None} if isinstance(b, dict) else b
+                           for b in message["content"]]  # fmt: skip
+                return {**message, "content": content}
+            return message
+
+        if conversation and isinstance(conversation[0], (list, tuple)):
+            return [[clean(m) for m in c] for c in conversation]
+        return [clean(m) for m in conversation]
 
     @staticmethod
     def _with_videos(conversation, videos: list):

@@ -9,6 +9,7 @@ from video_fixtures import write_video
 
 from modeling_hilight import HiLightProcessor, HiLightVideoProcessor, build_hilight_tokenizer
 
+PT = {"tokenize": True, "return_tensors": "pt"}  # model inputs as tensors
 WORDS = ["which ball went into a pocket ?", "the red 3 went into the top-left pocket .", "how many cushions ?", "two"]
 
 
@@ -68,7 +69,7 @@ def test_chat_template_renders_the_reference_turns_with_videos_first(processor, 
     )
     gemma = processor.apply_chat_template(conversation, add_generation_prompt=True, chat_template="gemma")
     assert gemma == rendered.replace("<eos>", "")  # Gemma's own format, the option
-    out = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True, return_metadata=True)
+    out = processor.apply_chat_template(conversation, add_generation_prompt=True, **PT, return_metadata=True)
     assert out["pixel_values_videos"].shape[0] == 2 and (out["input_ids"] == processor.video_token_id).sum() == 16
     assert [m["source"] for m in out["video_metadata"]] == clips[:2]
 
@@ -76,12 +77,12 @@ def test_chat_template_renders_the_reference_turns_with_videos_first(processor, 
 def test_assistant_mask_covers_exactly_the_answers_and_their_end_markers(processor, clips):
     conversation = [turn("user", video(clips[0]), text("which ball?")), turn("assistant", text("the red 3.")),
                     turn("user", text("how many cushions?")), turn("assistant", text("two"))]  # fmt: skip
-    out = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
+    out = processor.apply_chat_template(conversation, **PT, return_assistant_tokens_mask=True)
     ids, mask = out["input_ids"][0].tolist(), out["assistant_masks"][0].tolist()
     assert tokens(processor, ids, mask) == ["the", "red", "3", ".", "<end_of_turn>", "<eos>",
                                             "two", "<end_of_turn>", "<eos>"]  # fmt: skip
     assert tokens(processor, ids)[-3:] == ["two", "<end_of_turn>", "<eos>"]
-    gemma = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True,
+    gemma = processor.apply_chat_template(conversation, **PT, return_assistant_tokens_mask=True,
                                           chat_template="gemma")  # fmt: skip
     ids, mask = gemma["input_ids"][0].tolist(), gemma["assistant_masks"][0].tolist()
     assert tokens(processor, ids, mask) == ["the", "red", "3", ".", "<end_of_turn>", "two", "<end_of_turn>"]
@@ -104,7 +105,7 @@ def test_assistant_mask_with_a_tokenizer_that_keeps_newlines(clips):
     processor = HiLightProcessor(HiLightVideoProcessor(size=16, num_frames=2), tok, queries_per_frame=1)
     conversation = [turn("user", video(clips[0]), text("hi")), turn("assistant", text("yes")),
                     turn("user", text("hi")), turn("assistant", text("no"))]  # fmt: skip
-    out = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
+    out = processor.apply_chat_template(conversation, **PT, return_assistant_tokens_mask=True)
     ids, mask = out["input_ids"][0].tolist(), out["assistant_masks"][0].tolist()
     assert tok.convert_ids_to_tokens(ids) == [
         "<bos>", "<start_of_turn>", "user", "\n", "<video>", "<video>", "\n", "hi", "<end_of_turn>", "\n",
@@ -129,7 +130,7 @@ def test_per_call_frame_counts_set_the_placeholders_the_model_gets(clips, call, 
     tokens_per_video = (keyframes or frames) * 4
     conversation = [turn("user", video(clips[0]), text("which ball?"))]
     for inputs in (processor(text="<video> which ball ?", videos=clips[:1], **call),
-                   processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True, **call)):
+                   processor.apply_chat_template(conversation, add_generation_prompt=True, **PT, **call)):
         assert inputs["pixel_values_videos"].shape[:2] == (1, frames)
         assert ("pixel_values_keyframes" in inputs) == (keyframes is not None)
         if keyframes:
@@ -142,8 +143,8 @@ def test_per_call_frame_counts_set_the_placeholders_the_model_gets(clips, call, 
 
 def test_padding_sides_and_mixed_text_only_batch(processor, clips):
     batch = [[turn("user", video(clips[0]), text("which ball?"))], [turn("user", text("how many cushions?"))]]
-    left = processor.apply_chat_template(batch, add_generation_prompt=True, tokenize=True, padding_side="left")
-    right = processor.apply_chat_template(batch, add_generation_prompt=True, tokenize=True, padding_side="right")
+    left = processor.apply_chat_template(batch, add_generation_prompt=True, **PT, padding_side="left")
+    right = processor.apply_chat_template(batch, add_generation_prompt=True, **PT, padding_side="right")
     assert left["pixel_values_videos"].shape[0] == 1  # the text-only sample adds no video
     assert left["attention_mask"][1, 0] == 0 and left["attention_mask"][1, -1] == 1
     assert right["attention_mask"][1, 0] == 1 and right["attention_mask"][1, -1] == 0
@@ -166,12 +167,12 @@ def test_apply_chat_template_honours_transformers_standard_arguments(processor, 
     custom = "{% for m in messages %}{% for b in m['content'] %}{% if b['type'] == 'video' %}<video>{% else %}" \
              "{{ b['text'] }} {% endif %}{% endfor %}{% endfor %}"
     assert processor.apply_chat_template(conversation, chat_template=custom) == "<video>which ball? the red 3. "
-    out = processor.apply_chat_template(conversation, chat_template=custom, tokenize=True)
+    out = processor.apply_chat_template(conversation, chat_template=custom, tokenize=True, return_tensors="pt")
     assert tokens(processor, out["input_ids"][0].tolist()) == ["<video>"] * 8 + ["which", "ball", "?", "the", "red",
                                                                                 "3", "."]  # fmt: skip
     # tools: refused by HiLight's template, passed to a template that renders them
     with pytest.raises(ValueError, match="does not use `tools`"):
-        processor.apply_chat_template(conversation, tools=[{"name": "count_balls"}], tokenize=True)
+        processor.apply_chat_template(conversation, tools=[{"name": "count_balls"}], tokenize=True, return_tensors="pt")
     with_tools = "{% for t in tools %}{{ t['name'] }} {% endfor %}" + custom
     assert processor.apply_chat_template(conversation, chat_template=with_tools,
                                          tools=[{"name": "two"}]).startswith("two <video>")  # fmt: skip
@@ -179,20 +180,20 @@ def test_apply_chat_template_honours_transformers_standard_arguments(processor, 
     open_answer = conversation[:1] + [turn("assistant", text("the red"))]
     assert processor.apply_chat_template(open_answer, continue_final_message=True).endswith("<start_of_turn>model\nthe red")
     # processor_kwargs reach the processor and the video processor; return_dict=False gives the ids
-    out = processor.apply_chat_template([conversation, conversation[:1]], tokenize=True, return_dict=True,
+    out = processor.apply_chat_template([conversation, conversation[:1]], **PT, return_dict=True,
                                         processor_kwargs={"padding_side": "left", "num_frames": 2})  # fmt: skip
     assert out["pixel_values_videos"].shape[:2] == (2, 2) and out["attention_mask"][1, 0] == 0
-    ids = processor.apply_chat_template(conversation, tokenize=True, return_dict=False)
-    assert torch.equal(ids, processor.apply_chat_template(conversation, tokenize=True)["input_ids"])
+    ids = processor.apply_chat_template(conversation, tokenize=True, return_tensors="pt", return_dict=False)
+    assert torch.equal(ids, processor.apply_chat_template(conversation, **PT)["input_ids"])
     # videos already decoded, in the blocks themselves
     frames = np.full((6, 20, 20, 3), 100, np.uint8)
     decoded = processor.apply_chat_template([turn("user", {"type": "video", "video": frames}, text("which ball?"))],
-                                            tokenize=True)  # fmt: skip
+                                            tokenize=True, return_tensors="pt")  # fmt: skip
     assert decoded["pixel_values_videos"].shape == (1, 4, 3, 16, 16)
     for bad, message in (({"load_audio_from_video": True}, "takes no audio"),
                          ({"sanitize_control_tokens": True}, "sanitize_control_tokens")):  # fmt: skip
         with pytest.raises(ValueError, match=message):
-            processor.apply_chat_template(conversation, tokenize=True, **bad)
+            processor.apply_chat_template(conversation, tokenize=True, return_tensors="pt", **bad)
 
 
 def test_the_call_trls_vision_collator_makes(processor, clips):
@@ -210,6 +211,11 @@ def test_the_call_trls_vision_collator_makes(processor, clips):
     assert first == ["the", "red", "3", ".", "<end_of_turn>", "<eos>"]
     assert second == ["two", "<end_of_turn>", "<eos>"] * 2  # after two 8-token video spans, still aligned
     assert tokens(processor, out["input_ids"][1].tolist()).count("<video>") == 16
+    # SFTTrainer's own check that the end of a model turn is learned (it reads lists, transformers' default)
+    from trl.chat_template_utils import is_chat_template_stop_token_trained
+
+    assert is_chat_template_stop_token_trained(processor)
+    assert isinstance(processor.apply_chat_template(batch[0], tokenize=True)["input_ids"][0], list)
 
 
 def test_auto_processor_round_trip(processor, clips, tmp_path):
@@ -218,8 +224,8 @@ def test_auto_processor_round_trip(processor, clips, tmp_path):
     assert type(loaded) is HiLightProcessor and loaded.num_video_tokens == 8
     assert loaded.chat_template == processor.chat_template and set(loaded.chat_template) == {"default", "gemma"}
     conversation = [turn("user", video(clips[0]), text("which ball?")), turn("assistant", text("the red 3."))]
-    a = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
-    b = loaded.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
+    a = processor.apply_chat_template(conversation, **PT, return_assistant_tokens_mask=True)
+    b = loaded.apply_chat_template(conversation, tokenize=True, return_tensors="pt", return_assistant_tokens_mask=True)
     for key in ("input_ids", "attention_mask", "assistant_masks", "pixel_values_videos"):
         assert torch.equal(a[key], b[key]), key
 
@@ -227,7 +233,7 @@ def test_auto_processor_round_trip(processor, clips, tmp_path):
 def test_processor_loads_with_remote_code_in_a_fresh_process(processor, clips, tmp_path):
     processor.save_pretrained(tmp_path / "proc")
     conversation = [turn("user", video(clips[0]), text("which ball?")), turn("assistant", text("the red 3."))]
-    expected = processor.apply_chat_template(conversation, tokenize=True, return_assistant_tokens_mask=True)
+    expected = processor.apply_chat_template(conversation, **PT, return_assistant_tokens_mask=True)
     script = f"""
         import torch
         from safetensors.torch import save_file
@@ -236,7 +242,7 @@ def test_processor_loads_with_remote_code_in_a_fresh_process(processor, clips, t
         assert type(p).__module__.startswith("transformers_modules"), type(p).__module__
         conv = [{{"role": "user", "content": [{{"type": "video", "path": {clips[0]!r}}}, {{"type": "text", "text": "which ball?"}}]}},
                 {{"role": "assistant", "content": [{{"type": "text", "text": "the red 3."}}]}}]
-        out = p.apply_chat_template(conv, tokenize=True, return_assistant_tokens_mask=True)
+        out = p.apply_chat_template(conv, tokenize=True, return_tensors="pt", return_assistant_tokens_mask=True)
         save_file({{k: out[k].contiguous() for k in ("input_ids", "assistant_masks", "pixel_values_videos")}}, "out.safetensors")
     """
     run_without_package(script, tmp_path)

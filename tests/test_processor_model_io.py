@@ -45,7 +45,7 @@ def test_generate_and_forward_take_the_processor_output_and_metadata_only_when_a
     processor, model, clips = tiny
     conversation = [{"role": "user", "content": [{"type": "video", "path": clips[0]},
                                                  {"type": "text", "text": "which ball ?"}]}]  # fmt: skip
-    inputs = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True)
+    inputs = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True, return_tensors="pt")
     assert "video_metadata" not in inputs
     out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
     manual = model.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
