@@ -3,8 +3,13 @@
 decord is the fast path (it seeks to the sampled indices). PyAV is the fallback, used when decord
 cannot be imported on a platform or fails on a file (the reason is logged once per reason); it
 also seeks, to the keyframe before each group of sampled frames, and keeps only the sampled
-frames, so memory is bounded by the sampled frames, never by the length or resolution of the video. A file is first probed with PyAV's container
-reader, so non-video files get a clear error instead of reaching a decoder.
+frames, so memory is bounded by the sampled frames, never by the length or resolution of the
+video. A file is first probed with PyAV's container reader, so non-video files get a clear error
+instead of reaching a decoder.
+
+Frames come upright: the rotation in a container's display matrix (phone videos) is applied by
+decord itself and, on the PyAV path, from each frame's `rotation`. (decord 0.6 cannot return a
+90- or 270-degree turned frame at its own size: it fails there and PyAV takes over.)
 
 Every failure is a `VideoDecodeError` (a `ValueError`) whose message names the file and the reason.
 """
@@ -190,6 +195,8 @@ def _decode_decord(source, indices: np.ndarray, size: int | None) -> tuple[np.nd
     if len(reader) <= int(indices.max()):
         raise RuntimeError(f"decord sees {len(reader)} frames, fewer than index {int(indices.max())}")
     frames = reader.get_batch(indices.tolist()).asnumpy()
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise RuntimeError(f"decord returned frames of shape {frames.shape}")
     stamps = [float(t[0]) for t in reader.get_frame_timestamp(indices.tolist())]
     return frames, stamps
 
@@ -236,7 +243,11 @@ def _decode_pyav(name: str, source, indices: np.ndarray, size: int | None) -> tu
     shape = {"width": size, "height": size, "interpolation": "BICUBIC"} if size else {}
 
     def keep(index: int, frame) -> None:
-        kept[index] = (frame.to_ndarray(format="rgb24", **shape), float(frame.time or 0.0))
+        array = frame.to_ndarray(format="rgb24", **shape)
+        turns = round(getattr(frame, "rotation", 0) / 90) % 4  # the display matrix: counter-clockwise degrees
+        if turns:  # upright, as decord and players show it
+            array = np.ascontiguousarray(np.rot90(array, turns))
+        kept[index] = (array, float(frame.time or 0.0))
 
     try:
         with av.open(source, "r") as container:
