@@ -100,3 +100,23 @@ def test_an_id_outside_the_embedding_table_is_refused(pieces):
     paths, tokenizer = pieces
     with pytest.raises(ValueError, match=rf"video_token_id {len(tokenizer)} is outside the LLM's {len(tokenizer)} "):
         assemble_hilight(*paths, video_token_id=len(tokenizer))
+
+
+def test_the_readme_conversion_snippet_runs_as_written(pieces, tmp_path, monkeypatch):
+    """With tiny stand-ins at the published file names (the real ones cannot be downloaded here)."""
+    import shutil
+
+    from readme_snippets import python_blocks
+
+    paths, _ = pieces
+    work = tmp_path / "work"
+    (work / "path" / "to").mkdir(parents=True)
+    for source, name in zip(paths[:3], ["pretrain_clipvip_base_16.pt", "longclip-B.pt", "token_mining.bin"]):
+        shutil.copy(source, work / name)
+    shutil.copytree(paths[3], work / "path" / "to" / "gemma-2b-merged")
+    monkeypatch.chdir(work)
+    scope: dict = {}
+    (block,) = python_blocks("### The published HiLight weights")
+    exec(compile(block, "README.md", "exec"), scope)  # noqa: S102
+    assert AutoConfig.from_pretrained(work / "hilight-2b").video_token_id == scope["processor"].video_token_id == 6
+    assert scope["mining"].queries_per_frame == 4
