@@ -5,7 +5,7 @@
     hilight convert long-clip --checkpoint longclip-B.pt --out long-clip-b
     hilight convert hilight   --clip-vip pretrain_clipvip_base_16.pt --long-clip longclip-B.pt \\
                               --token-mining token_mining.bin --language-model gemma-2b-merged \\
-                              --video-token-id ID --out hilight-2b
+                              --out hilight-2b   (model and processor; <video> takes Gemma's <unused0>)
 """
 
 import argparse
@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--long-clip", help="hilight: the Long-CLIP checkpoint")
     parser.add_argument("--token-mining", help="hilight: the released token-mining .bin")
     parser.add_argument("--language-model", help="hilight: a transformers causal-LM folder (the merged Gemma)")
-    parser.add_argument("--video-token-id", type=int, help="hilight: the id of <video> in your tokenizer")
+    parser.add_argument("--tokenizer", help="hilight: the LLM's tokenizer folder (default: the --language-model folder)")
+    parser.add_argument("--video-token-id", type=int, help="hilight: the id of <video>; then only the model is written")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +46,13 @@ def run(args: argparse.Namespace) -> int:
                    if not getattr(args, k)]  # fmt: skip
         if missing:
             raise SystemExit(f"hilight convert hilight: missing {', '.join(missing)}")
+        if args.video_token_id is None:
+            from .convert_hilight import convert_hilight
+
+            model, _ = convert_hilight(args.clip_vip, args.long_clip, args.token_mining, args.language_model,
+                                       args.out, tokenizer=args.tokenizer)  # fmt: skip
+            print(f"wrote {type(model).__name__} and its processor to {args.out}")
+            return 0
         model = assemble_hilight(args.clip_vip, args.long_clip, args.token_mining, args.language_model,
                                  video_token_id=args.video_token_id)  # fmt: skip
     model.save_pretrained(args.out)

@@ -73,7 +73,7 @@ class VideoChatCollator(_DecodingCollator):
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         good = self.decoded_examples(examples, lambda ex: video_paths(ex["messages"]))
         batch = self.processor.apply_chat_template(
-            [ex["messages"] for ex, _ in good], tokenize=True, return_assistant_tokens_mask=True, videos=[],
+            [ex["messages"] for ex, _ in good], tokenize=True, return_tensors="pt", return_assistant_tokens_mask=True, videos=[],
             padding_side="right", truncation=self.max_length is not None, max_length=self.max_length,
         )  # fmt: skip
         labels = batch["input_ids"].masked_fill(batch["assistant_masks"] == 0, -100)

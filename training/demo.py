@@ -66,7 +66,6 @@ def run(args: argparse.Namespace) -> int:
         truth = row["messages"][1]["content"][0]["text"]
         prompt = processor.apply_chat_template([question], add_generation_prompt=True)
         inputs = processor(text=prompt, videos=[row["video"]])
-        inputs.pop("video_metadata")
         with torch.no_grad():
             tokens = model.generate(**inputs, max_new_tokens=16, do_sample=False, eos_token_id=stop, pad_token_id=0)
         answer = processor.tokenizer.decode(tokens[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)

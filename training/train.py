@@ -63,7 +63,7 @@ class HiLightRecipe:
     train_language_model: bool = field(default=False, metadata={"help": "align: the LLM trains too (a new, "
                                        "untrained LLM; the reference freezes its pretrained Gemma)"})
     token_mining_attention: str = "clip"
-    sampling: str = field(default="uniform", metadata={"help": "uniform | jitter (the reference's training rule)"})
+    sampling: str = field(default="uniform", metadata={"help": "uniform (the reference) | jitter (CLIP-ViP's training rule)"})
     max_tokens: int | None = field(default=None, metadata={"help": "truncate prompts (never through a video)"})
     queries_per_frame: int = 4
     token_mining_variant: str = "reference"
