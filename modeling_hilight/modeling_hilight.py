@@ -28,6 +28,10 @@ from .configuration_hilight import HiLightConfig
 from .modeling_clip_vip_plus import CLIPViPVisionModel
 from .token_mining import ImprovedTokenMining, build_token_mining
 
+# transformers 5.24 renamed the KV cache `past_key_values` -> `cache` in model inputs and outputs; this model
+# takes either name and hands the cache on under the name of the installed version
+CACHE = "cache" if "cache" in BaseModelOutputWithPast.__dataclass_fields__ else "past_key_values"
+
 
 @dataclass
 class HiLightModelOutputWithPast(BaseModelOutputWithPast):
@@ -46,7 +50,7 @@ class HiLightPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     input_modalities = ("video", "text")
     supports_gradient_checkpointing = True
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["past_key_values", "cache"]
     _no_split_modules = ["CLIPViPEncoderLayer", "CLIPEncoderLayer"]
     _supports_sdpa = True
     _supports_flash_attn = False  # CLIP-ViP's per-frame attention is written for eager and SDPA
@@ -161,13 +165,14 @@ class HiLightModel(HiLightPreTrainedModel):
         pixel_values_keyframes: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values=None,
+        cache=None,
         inputs_embeds: torch.Tensor | None = None,
         mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | None = None,
         **kwargs,
     ) -> HiLightModelOutputWithPast:
         r"""mm_encoder_outputs: `{"video": get_video_features(...)}` computed beforehand (generate does this
-        once per call); then no pixel values are passed."""
+        once per call); then no pixel values are passed. `cache` is also accepted as `past_key_values`."""
+        cache = kwargs.pop("past_key_values", None) if cache is None else cache
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         if pixel_values_keyframes is not None and pixel_values_videos is None:
@@ -187,7 +192,7 @@ class HiLightModel(HiLightPreTrainedModel):
             inputs_embeds = inputs_embeds.masked_scatter(mask, video_features * self.vision_token_scale())
         elif (
             input_ids is not None
-            and (past_key_values is None or past_key_values.get_seq_length() == 0)  # prefill: decode steps are text
+            and (cache is None or cache.get_seq_length() == 0)  # prefill: decode steps are text
             and (input_ids == self.config.video_token_id).any()
         ):
             raise ValueError(
@@ -195,15 +200,11 @@ class HiLightModel(HiLightPreTrainedModel):
             )
 
         outputs = self.language_model(
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            past_key_values=past_key_values,
-            inputs_embeds=inputs_embeds,
-            **kwargs,
+            attention_mask=attention_mask, position_ids=position_ids, inputs_embeds=inputs_embeds, **{CACHE: cache}, **kwargs
         )
         return HiLightModelOutputWithPast(
             last_hidden_state=outputs.last_hidden_state,
-            past_key_values=outputs.past_key_values,
+            **{CACHE: getattr(outputs, CACHE)},
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             video_hidden_states=video_features,
@@ -255,7 +256,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         pixel_values_keyframes: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values=None,
+        cache=None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
@@ -269,7 +270,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
             pixel_values_keyframes=pixel_values_keyframes,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            cache=cache,
             inputs_embeds=inputs_embeds,
             mm_encoder_outputs=mm_encoder_outputs,
             **kwargs,
@@ -286,7 +287,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         return HiLightCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
+            **{CACHE: getattr(outputs, CACHE)},
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             video_hidden_states=outputs.video_hidden_states,
