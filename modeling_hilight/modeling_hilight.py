@@ -57,6 +57,15 @@ class HiLightPreTrainedModel(PreTrainedModel):
     _supports_flex_attn = False
     _supports_attention_backend = True
 
+    @staticmethod
+    def _finalize_model_loading(model, load_config, loading_info):
+        # transformers 5's from_pretrained replaces every loaded weight with a new nn.Parameter that
+        # requires grad, which undoes the freezing of __init__: re-apply the config's freezing once the
+        # weights are in (this runs for from_pretrained on every class, Auto and remote code included)
+        loading_info = PreTrainedModel._finalize_model_loading(model, load_config, loading_info)
+        model.apply_freezing()
+        return loading_info
+
     @torch.no_grad()
     def _init_weights(self, module):
         super()._init_weights(module)
@@ -83,15 +92,25 @@ class HiLightModel(HiLightPreTrainedModel):
         self.post_init()
         self.apply_freezing()
 
+    def frozen_parts(self) -> dict[str, nn.Module]:
+        """The parts each `freeze_*` flag of the config governs."""
+        return {
+            "freeze_clip_vip": self.clip_vip,
+            "freeze_long_clip": self.long_clip,
+            "freeze_token_mining": self.token_mining,
+            "freeze_language_model": self.language_model,
+        }
+
     def apply_freezing(self) -> None:
-        """`requires_grad_(False)` on the parts the config freezes, so optimisers and PEFT skip them."""
-        for flag, part in (
-            ("freeze_clip_vip", self.clip_vip),
-            ("freeze_long_clip", self.long_clip),
-            ("freeze_token_mining", self.token_mining),
-            ("freeze_language_model", self.language_model),
-        ):
-            part.requires_grad_(not getattr(self.config, flag))
+        """Set `requires_grad` from the config's `freeze_*` flags, so optimisers and PEFT skip frozen parts.
+
+        Runs after `__init__` and after `from_pretrained` loads the weights; call it again after changing
+        a flag. Parameters that cannot require grad (integer, quantised) are left alone.
+        """
+        for flag, part in self.frozen_parts().items():
+            trainable = not getattr(self.config, flag)
+            for parameter in part.parameters():
+                parameter.requires_grad_(trainable and (parameter.is_floating_point() or parameter.is_complex()))
 
     def get_input_embeddings(self) -> nn.Module:
         return self.language_model.get_input_embeddings()
@@ -221,7 +240,12 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         self.model = HiLightModel(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
+        self.apply_freezing()
+
+    def apply_freezing(self) -> None:
+        """The base model's freezing; `freeze_language_model` also covers the output head (tied or not)."""
         self.model.apply_freezing()
+        self.lm_head.requires_grad_(not self.config.freeze_language_model)
 
     def get_input_embeddings(self) -> nn.Module:
         return self.model.get_input_embeddings()

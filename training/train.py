@@ -194,7 +194,7 @@ def hilight_model(recipe: HiLightRecipe, processor: HiLightProcessor, stage: str
     # alignment: only token mining learns (the reference); instruct: LoRA decides (see below)
     model.config.freeze_language_model = stage == "align"
     model.config.freeze_token_mining = stage == "instruct" and not recipe.train_token_mining
-    model.model.apply_freezing()
+    model.apply_freezing()
     return model
 
 
