@@ -23,10 +23,17 @@ from transformers import CLIPVisionModelWithProjection, GenerationMixin, PreTrai
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPast, BaseModelOutputWithPooling, CausalLMOutputWithPast
 from transformers.models.auto import AutoModel
+from transformers.utils import logging
 
 from .configuration_hilight import HiLightConfig
 from .modeling_clip_vip_plus import CLIPViPVisionModel
 from .token_mining import ImprovedTokenMining, build_token_mining
+
+logger = logging.get_logger(__name__)
+LORA_FIX = (
+    "Build the LoRA config with `modeling_hilight.training.lora.hilight_lora_config(model)`, or confine "
+    'target_modules to the language model with a regex, e.g. target_modules=r".*\\.language_model\\..*\\.(q_proj|v_proj)".'
+)
 
 # transformers 5.24 renamed the KV cache `past_key_values` -> `cache` in model inputs and outputs; this model
 # takes either name and hands the cache on under the name of the installed version
@@ -91,6 +98,7 @@ class HiLightModel(HiLightPreTrainedModel):
         self.language_model = AutoModel.from_config(config.text_config)
         self.post_init()
         self.apply_freezing()
+        self._warned_adapters_in_towers = False
 
     def frozen_parts(self) -> dict[str, nn.Module]:
         """The parts each `freeze_*` flag of the config governs."""
@@ -112,6 +120,27 @@ class HiLightModel(HiLightPreTrainedModel):
             for parameter in part.parameters():
                 parameter.requires_grad_(trainable and (parameter.is_floating_point() or parameter.is_complex()))
 
+    def warn_about_adapters_in_frozen_towers(self) -> None:
+        """Say once, with the fix, if PEFT put trainable adapters (LoRA, ...) inside a vision tower the config
+        freezes: target names such as `q_proj` also name the towers' attention layers."""
+        if self._warned_adapters_in_towers:
+            return
+        found = []
+        for tower in ("clip_vip", "long_clip"):
+            if getattr(self.config, f"freeze_{tower}"):
+                found += [
+                    f"{tower}.{name}" for name, module in getattr(self, tower).named_modules()
+                    if getattr(module, "adapter_layer_names", None) and any(p.requires_grad for p in module.parameters())
+                ]  # fmt: skip
+        if found:
+            self._warned_adapters_in_towers = True
+            towers = sorted({name.split(".")[0] for name in found})
+            logger.warning(
+                f"PEFT adapters are training inside the vision tower(s) {', '.join(f'`{t}`' for t in towers)}, which "
+                f"the config freezes ({', '.join(f'freeze_{t}=True' for t in towers)}): {len(found)} adapted layers, "
+                f"e.g. `{found[0]}`. {LORA_FIX}"
+            )
+
     def get_input_embeddings(self) -> nn.Module:
         return self.language_model.get_input_embeddings()
 
@@ -132,6 +161,7 @@ class HiLightModel(HiLightPreTrainedModel):
             if pixel_values_keyframes is not None:
                 raise ValueError("pixel_values_keyframes was given without pixel_values_videos.")
             return None
+        self.warn_about_adapters_in_frozen_towers()
         keyframes = pixel_values_videos if pixel_values_keyframes is None else pixel_values_keyframes
         if keyframes.shape[0] != pixel_values_videos.shape[0]:
             raise ValueError(
