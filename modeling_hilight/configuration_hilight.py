@@ -21,6 +21,14 @@ GEMMA_2B = dict(
     num_key_value_heads=1, head_dim=256, max_position_embeddings=8192, tie_word_embeddings=True,
     pad_token_id=0, eos_token_id=1, bos_token_id=2,
 )  # fmt: skip
+# Where each Auto class finds HiLight through remote code (`trust_remote_code=True`) in a saved folder, for
+# every Auto class the package registers in-process (__init__.py). save_pretrained adds the entry of the
+# class being saved; this map supplies the others (AutoModel on a HiLightForConditionalGeneration folder).
+AUTO_MAP = {
+    "AutoConfig": "configuration_hilight.HiLightConfig",
+    "AutoModel": "modeling_hilight.HiLightModel",
+    "AutoModelForImageTextToText": "modeling_hilight.HiLightForConditionalGeneration",
+}
 LONG_CLIP_B = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
                    image_size=224, patch_size=16, projection_dim=512)  # fmt: skip
 
@@ -74,6 +82,7 @@ class HiLightConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        self.auto_map = {**AUTO_MAP, **(getattr(self, "auto_map", None) or {})}
         if self.tie_word_embeddings is None:  # follow the LLM: Gemma ties its output head to the embeddings
             self.tie_word_embeddings = bool(getattr(self.text_config, "tie_word_embeddings", False))
 
@@ -123,4 +132,4 @@ class HiLightConfig(PreTrainedConfig):
         return cls(**defaults)
 
 
-__all__ = ["HiLightConfig", "TOKEN_MINING_VARIANTS"]
+__all__ = ["AUTO_MAP", "HiLightConfig", "TOKEN_MINING_VARIANTS"]

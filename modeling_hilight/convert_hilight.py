@@ -12,6 +12,10 @@ Every step is strict (conversion_utils.load_state_dict_strictly). `<video>` need
 LLM's embedding table (Gemma's has 256000 rows and no video row; adding a token would give id
 256000 and nothing would resize the table), so it takes the place of one of the tokens Gemma
 reserves, `<unused0>`: the converted folder's tokenizer and config agree on that id.
+
+Activation: the reference ran Gemma on transformers 4.38, whose Gemma used exact GELU; transformers 5
+maps Gemma's `hidden_act="gelu"` to the tanh approximation. `exact_gelu=True` sets `"gelu_python"`
+(exact, erf-based), which gives the released weights the activation they were trained with.
 """
 
 import json
@@ -64,9 +68,11 @@ def assemble_hilight(
     token_mining: str | os.PathLike,
     language_model: str | os.PathLike,
     video_token_id: int | None = None,
+    exact_gelu: bool = False,
     **config_overrides,
 ) -> HiLightForConditionalGeneration:
-    """A whole HiLight from the four published pieces (the LLM as a transformers folder)."""
+    """A whole HiLight from the four published pieces (the LLM as a transformers folder);
+    `exact_gelu` gives the LLM exact GELU as in the reference (see the module docstring)."""
     from transformers import AutoModelForCausalLM
 
     vip = convert_clip_vip_checkpoint(clip_vip, language_mask_policy="special_tokens").vision_model
@@ -88,7 +94,7 @@ def assemble_hilight(
     config = HiLightConfig(
         clip_vip_config=vip.config.to_dict(),
         long_clip_config=keyframe_tower.config.to_dict(),
-        text_config=llm.config.to_dict(),
+        text_config={**llm.config.to_dict(), **({"hidden_act": "gelu_python"} if exact_gelu else {})},
         token_mining_variant="reference",
         queries_per_frame=mining.queries_per_frame,
         token_mining_hidden_size=keyframe_tower.config.projection_dim,

@@ -1,8 +1,11 @@
-"""The README's code blocks, so that tests run them exactly as written."""
+"""The README's code blocks, so that tests run them exactly as written: a named snippet (the
+```python block after `<!-- snippet: NAME -->`) or every python block of a section."""
 
+import os
+import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def python_blocks(heading: str) -> list[str]:
@@ -32,3 +35,22 @@ def python_blocks(heading: str) -> list[str]:
     if not blocks:
         raise AssertionError(f"README section {heading!r} has no python block")
     return blocks
+
+
+
+def snippet(name: str) -> str:
+    match = re.search(rf"<!-- snippet: {re.escape(name)} -->\s*```python\n(.*?)```", README.read_text(), re.S)
+    if match is None:
+        raise AssertionError(f"README.md has no python block after <!-- snippet: {name} -->")
+    return match.group(1)
+
+
+def run_snippet(name: str, folder) -> dict:
+    """Execute the snippet in `folder` (its relative paths start there); returns its namespace."""
+    namespace, cwd = {"__name__": f"readme_{name}"}, os.getcwd()
+    os.chdir(folder)
+    try:
+        exec(compile(snippet(name), f"README.md:{name}", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    return namespace

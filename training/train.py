@@ -3,7 +3,9 @@
 A recipe is one flat YAML: the `HiLightRecipe` fields below plus the Trainer's own
 (`TrainingArguments`, or TRL's `SFTConfig` for `instruct`), parsed by `HfArgumentParser`.
 
-* encoder:  CLIPViPPlusModel on video-caption pairs, global + local loss (transformers.Trainer).
+* encoder:  CLIPViPPlusModel on video-caption pairs, global + local loss (transformers.Trainer); the
+            language mask takes pad/eos and its stop-word ids from the recipe's tokenizer, and
+            `logit_scale` is clamped after every optimiser step, as in CLIP-ViP.
 * align:    HiLightForConditionalGeneration, towers and LLM frozen, token mining trains (Trainer).
 * instruct: TRL SFTTrainer with a PEFT LoRA on the LLM only (regex over its Linear layers), token
             mining optionally trainable alongside, loss on the answers only; the merged model is
@@ -24,7 +26,6 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-from ..configuration_clip_vip_plus import DEFAULT_STOPWORDS
 from ..processing import HiLightProcessor, HiLightVideoProcessor, build_hilight_tokenizer
 from .callbacks import SkippedSamples, SkippedSamplesCallback, plot_loss_curve
 from .collator import VideoCaptionCollator, VideoChatCollator
@@ -97,11 +98,12 @@ def parse(stage: str, config: str | None, overrides: list[str]) -> tuple[HiLight
 
 def override_value(text: str):
     """A command-line value: true/false, null, a number (`1e-3` too), a YAML list or mapping, else
-    the text itself (so `--save_strategy no` stays "no", which YAML 1.1 would read as False)."""
+    the text itself (so `--save_strategy no` stays "no", which YAML 1.1 would read as False, and
+    `--report_to none` or `--local_loss_placement none` stay "none")."""
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
-    if low in ("null", "none"):
+    if low in ("null", "~"):
         return None
     for cast in (int, float):
         try:
@@ -125,7 +127,20 @@ def texts_of(dataset) -> list[str]:
     return out
 
 
-def make_processor(recipe: HiLightRecipe, train_data) -> HiLightProcessor:
+@dataclass
+class CaptionProcessor:
+    """The encoder stage's inputs: frames and caption tokens. The text tower's tokenizer (CLIP's BPE)
+    has no `<video>` token, so this is not a HiLightProcessor."""
+
+    video_processor: HiLightVideoProcessor
+    tokenizer: object
+
+    def save_pretrained(self, folder: str) -> None:
+        self.video_processor.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+
+
+def make_processor(recipe: HiLightRecipe, train_data, stage: str = "align") -> HiLightProcessor | CaptionProcessor:
     tokenizer = None
     if recipe.tokenizer:
         from transformers import AutoTokenizer
@@ -140,6 +155,8 @@ def make_processor(recipe: HiLightRecipe, train_data) -> HiLightProcessor:
     video = HiLightVideoProcessor(size=recipe.image_size, num_frames=recipe.num_frames, sampling=recipe.sampling,
                                   image_mean=recipe.image_mean, image_std=recipe.image_std,
                                   num_decode_threads=2)  # fmt: skip
+    if stage == "encoder":
+        return CaptionProcessor(video, tokenizer)
     return HiLightProcessor(video, tokenizer, queries_per_frame=recipe.queries_per_frame)
 
 
@@ -159,30 +176,50 @@ class Fingerprint(TrainerCallback):
         (Path(args.output_dir) / f"fingerprint.rank{args.process_index}.json").write_text(json.dumps(sums))
 
 
+class ClampLogitScale(TrainerCallback):
+    """CLIP-ViP's rule: after every optimiser step, clamp `logit_scale` to [0, ln 200]."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        self.model.clamp_logit_scale_()
+
+
 # -- the stages -----------------------------------------------------------------------------------
 
 
-def encoder_model(recipe: HiLightRecipe, processor: HiLightProcessor):
+def encoder_model(recipe: HiLightRecipe, processor: CaptionProcessor):
+    """A CLIP-ViP+ (a checkpoint folder, e.g. `hilight convert clip-vip` output, or a new tiny one) whose
+    language mask uses the recipe's tokenizer: pad/bos/eos and, if not set yet, the stop-word ids."""
     from ..configuration_clip_vip_plus import CLIPViPPlusConfig
-    from ..language_mask import stopword_token_ids
     from ..modeling_clip_vip_plus import CLIPViPPlusModel
 
-    if recipe.model != "tiny":
-        return CLIPViPPlusModel.from_pretrained(recipe.model)
     tok = processor.tokenizer
-    layers, width, text_width = recipe.vision_layers or 2, recipe.vision_width, recipe.text_width
-    config = CLIPViPPlusConfig(
-        text_config=dict(vocab_size=len(tok), hidden_size=text_width, intermediate_size=2 * text_width,
-                         num_hidden_layers=2, num_attention_heads=max(text_width // 16, 2), max_position_embeddings=64,
-                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id),
-        vision_config=dict(hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
-                           num_attention_heads=max(width // 16, 2), image_size=recipe.image_size,
-                           patch_size=recipe.patch_size, temporal_size=recipe.num_frames),
-        projection_dim=recipe.projection_dim, local_loss_placement=recipe.local_loss_placement,
-        language_mask_token_ids=stopword_token_ids(tok, DEFAULT_STOPWORDS), patch_scope=recipe.patch_scope,
-        grounding_loss_weight=recipe.grounding_loss_weight,
-    )  # fmt: skip
-    return CLIPViPPlusModel(config)
+    if recipe.model != "tiny":
+        model = CLIPViPPlusModel.from_pretrained(recipe.model)
+        placement = (model.config.local_loss_placement, recipe.local_loss_placement)
+        if placement[0] != placement[1]:
+            if "none" in placement:  # the local heads exist only with a local loss
+                raise ValueError(f"local_loss_placement={placement[1]!r} but {recipe.model} was built with "
+                                 f"{placement[0]!r}; the local heads cannot be added or removed here.")  # fmt: skip
+            model.config.local_loss_placement = recipe.local_loss_placement
+    else:
+        layers, width, text_width = recipe.vision_layers or 2, recipe.vision_width, recipe.text_width
+        config = CLIPViPPlusConfig(
+            text_config=dict(vocab_size=len(tok), hidden_size=text_width, intermediate_size=2 * text_width,
+                             num_hidden_layers=2, num_attention_heads=max(text_width // 16, 2),
+                             max_position_embeddings=64, eos_token_id=tok.eos_token_id),
+            vision_config=dict(hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
+                               num_attention_heads=max(width // 16, 2), image_size=recipe.image_size,
+                               patch_size=recipe.patch_size, temporal_size=recipe.num_frames),
+            projection_dim=recipe.projection_dim, local_loss_placement=recipe.local_loss_placement,
+            patch_scope=recipe.patch_scope,
+        )  # fmt: skip
+        model = CLIPViPPlusModel(config)
+    model.config.grounding_loss_weight = recipe.grounding_loss_weight or model.config.grounding_loss_weight
+    model.use_tokenizer(tok)
+    return model
 
 
 def hilight_model(recipe: HiLightRecipe, processor: HiLightProcessor, stage: str):
@@ -232,7 +269,7 @@ def hilight_model(recipe: HiLightRecipe, processor: HiLightProcessor, stage: str
     # alignment: only token mining learns (the reference); instruct: LoRA decides (see below)
     model.config.freeze_language_model = stage == "align" and not recipe.train_language_model
     model.config.freeze_token_mining = stage == "instruct" and not recipe.train_token_mining
-    model.model.apply_freezing()
+    model.apply_freezing()
     return model
 
 
@@ -254,14 +291,15 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
     data = load_training_data(recipe.data, recipe.video_root)
     train_data = limit(data["train"] if "train" in data else data, recipe.max_train_samples)
     eval_data = limit(data.get("validation") if hasattr(data, "get") else None, recipe.max_eval_samples)
-    processor = make_processor(recipe, train_data)
+    processor = make_processor(recipe, train_data, stage)
     set_seed(args.seed)  # the same new weights on every rank and every run
     skipped = SkippedSamples()
     args.remove_unused_columns = False  # our collators read the raw columns
     callbacks = [SkippedSamplesCallback(skipped)]
     if stage == "encoder":
         model = encoder_model(recipe, processor)
-        grounding = model.config.vision_config.patch_size if recipe.grounding_loss_weight else None
+        callbacks.append(ClampLogitScale(model))
+        grounding = model.config.vision_config.patch_size if model.config.grounding_loss_weight else None
         collator = VideoCaptionCollator(processor, skipped, seed=args.seed, grounding_patch_size=grounding)
         trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
                           data_collator=collator, callbacks=callbacks)  # fmt: skip
