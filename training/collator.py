@@ -101,6 +101,8 @@ class VideoCaptionCollator(_DecodingCollator):
         self.max_length = max_length
         self.generator = torch.Generator().manual_seed(seed)
         self.grounding_patch_size = grounding_patch_size
+        if grounding_patch_size is not None:  # the sampled frames' indices pick the ground truth
+            self.video_kwargs["return_metadata"] = True
 
     def caption_of(self, example: dict) -> str:
         options = example.get("captions") or [example["caption"]]
