@@ -21,6 +21,14 @@ GEMMA_2B = dict(
     num_key_value_heads=1, head_dim=256, max_position_embeddings=8192, tie_word_embeddings=True,
     pad_token_id=0, eos_token_id=1, bos_token_id=2,
 )  # fmt: skip
+# Where each Auto class finds HiLight through remote code (`trust_remote_code=True`) in a saved folder, for
+# every Auto class the package registers in-process (__init__.py). save_pretrained adds the entry of the
+# class being saved; this map supplies the others (AutoModel on a HiLightForConditionalGeneration folder).
+AUTO_MAP = {
+    "AutoConfig": "configuration_hilight.HiLightConfig",
+    "AutoModel": "modeling_hilight.HiLightModel",
+    "AutoModelForImageTextToText": "modeling_hilight.HiLightForConditionalGeneration",
+}
 LONG_CLIP_B = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
                    image_size=224, patch_size=16, projection_dim=512)  # fmt: skip
 
@@ -39,6 +47,8 @@ class HiLightConfig(PreTrainedConfig):
     token_mining_hidden_size (`int`, 512): attention width; for `reference` it must equal the
         Long-CLIP projection width (the released module reinterprets that axis).
     token_mining_num_heads (`int`, 8): heads of the `improved` variant.
+    token_mining_attention (`str`, "clip"): what the `improved` variant's queries of a keyframe see:
+        `"clip"` (every CLIP-ViP token) or `"frame"` (the prefix tokens and that keyframe's frame).
     num_frames (`int`, 12): frames per video for CLIP-ViP (and Long-CLIP unless the processor sends
         separate keyframes).
     video_token_id (`int`): the placeholder token the processor repeats once per vision token.
@@ -61,6 +71,7 @@ class HiLightConfig(PreTrainedConfig):
     queries_per_frame: int = 32
     token_mining_hidden_size: int = 512
     token_mining_num_heads: int = 8
+    token_mining_attention: Literal["clip", "frame"] = "clip"
     num_frames: int = 12
     video_token_id: int = 255999
     freeze_clip_vip: bool = True
@@ -71,6 +82,7 @@ class HiLightConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        self.auto_map = {**AUTO_MAP, **(getattr(self, "auto_map", None) or {})}
         if self.tie_word_embeddings is None:  # follow the LLM: Gemma ties its output head to the embeddings
             self.tie_word_embeddings = bool(getattr(self.text_config, "tie_word_embeddings", False))
 
@@ -120,4 +132,4 @@ class HiLightConfig(PreTrainedConfig):
         return cls(**defaults)
 
 
-__all__ = ["HiLightConfig", "TOKEN_MINING_VARIANTS"]
+__all__ = ["AUTO_MAP", "HiLightConfig", "TOKEN_MINING_VARIANTS"]

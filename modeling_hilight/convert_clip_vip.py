@@ -9,6 +9,11 @@
 
 Both are strict: every checkpoint key is used, and the only model keys allowed to be absent are the
 ones a checkpoint of that kind cannot have (listed in the error otherwise).
+
+Given the CLIP tokenizer (`tokenizer=`, a folder or a tokenizer; a CLIP folder's own is used when it has
+one), the converted config takes pad/bos/eos and the language mask's stop-word ids from it, so the
+default `language_mask_policy="stopwords"` works at once. Without one, fill them later with
+`model.use_tokenizer(tokenizer)` (the encoder stage does this with the recipe's tokenizer).
 """
 
 import os
@@ -17,6 +22,7 @@ import torch
 
 from .configuration_clip_vip_plus import CLIPViPPlusConfig
 from .conversion_utils import CheckpointError, load_state_dict_strictly, read_checkpoint, strip_prefixes
+from .language_mask import use_tokenizer
 from .modeling_clip_vip_plus import CLIPViPPlusModel
 
 PUBLISHED_PREFIXES = ("module.", "clipmodel.")
@@ -42,6 +48,24 @@ def _drop_derivable_buffers(state_dict: dict[str, torch.Tensor], source: str) ->
 def _num_layers(state_dict: dict[str, torch.Tensor], prefix: str) -> int:
     indices = {int(k[len(prefix) :].split(".")[0]) for k in state_dict if k.startswith(prefix)}
     return max(indices) + 1 if indices else 0
+
+
+def _load_tokenizer(tokenizer):
+    """A tokenizer object from a folder path (or the object itself); None stays None."""
+    if tokenizer is None or not isinstance(tokenizer, (str, os.PathLike)):
+        return tokenizer
+    from transformers import AutoTokenizer
+
+    if not os.path.isdir(tokenizer):
+        raise CheckpointError(f"{os.fspath(tokenizer)}: no such tokenizer folder.")
+    return AutoTokenizer.from_pretrained(tokenizer)
+
+
+def _build(config: CLIPViPPlusConfig, tokenizer) -> CLIPViPPlusModel:
+    tokenizer = _load_tokenizer(tokenizer)
+    if tokenizer is not None:
+        use_tokenizer(config, tokenizer)  # before the model is built: the text tower pools at eos
+    return CLIPViPPlusModel(config)
 
 
 def config_from_clip_vip_state_dict(state_dict: dict[str, torch.Tensor], **overrides) -> CLIPViPPlusConfig:
@@ -78,32 +102,39 @@ def config_from_clip_vip_state_dict(state_dict: dict[str, torch.Tensor], **overr
         num_hidden_layers=_num_layers(state_dict, "text_model.encoder.layers."),
         num_attention_heads=max(1, text_width // HEAD_WIDTH),
         max_position_embeddings=text_positions.shape[0],
+        # a state dict holds no special ids; CLIP's tokenizer puts start and end of text last and pads with
+        # end of text (CLIPTextConfig's default pad id 1 is the `"` token)
+        bos_token_id=tokens.shape[0] - 2,
+        eos_token_id=tokens.shape[0] - 1,
+        pad_token_id=tokens.shape[0] - 1,
     )
     vision.update(overrides.pop("vision_config", {}))
     text.update(overrides.pop("text_config", {}))
     return CLIPViPPlusConfig(text_config=text, vision_config=vision, projection_dim=projection.shape[0], **overrides)
 
 
-def convert_clip_vip_checkpoint(path: str | os.PathLike, **config_overrides) -> CLIPViPPlusModel:
+def convert_clip_vip_checkpoint(path: str | os.PathLike, tokenizer=None, **config_overrides) -> CLIPViPPlusModel:
     """Load a published CLIP-ViP checkpoint into a `CLIPViPPlusModel`.
 
     Every checkpoint key is used; only the CLIP-ViP+ local-loss heads (absent from CLIP-ViP by
-    design) are newly initialised. `config_overrides` go to `CLIPViPPlusConfig` (e.g. the local-loss
-    settings, or `vision_config={"num_attention_heads": ...}` for a non-standard head width).
+    design) are newly initialised. `tokenizer` (CLIP's; a folder or object) fills the language mask's
+    ids. `config_overrides` go to `CLIPViPPlusConfig` (e.g. the local-loss settings, or
+    `vision_config={"num_attention_heads": ...}` for a non-standard head width).
     """
     source = os.fspath(path)
     state_dict = _drop_derivable_buffers(strip_prefixes(read_checkpoint(path), PUBLISHED_PREFIXES), source)
     config = config_from_clip_vip_state_dict(state_dict, **config_overrides)
-    model = CLIPViPPlusModel(config)
+    model = _build(config, tokenizer)
     load_state_dict_strictly(model, state_dict, source, newly_initialised=_local_head_keys(model))
     return model
 
 
-def clip_vip_plus_from_clip(clip_model_path: str | os.PathLike, **config_overrides) -> CLIPViPPlusModel:
+def clip_vip_plus_from_clip(clip_model_path: str | os.PathLike, tokenizer=None, **config_overrides) -> CLIPViPPlusModel:
     """Start a CLIP-ViP+ from a transformers `CLIPModel` folder (or model id in the local cache).
 
     CLIP's weights are copied key for key; the video proxy tokens (`added_cls`), the temporal
-    embedding and the local-loss heads are new. `config_overrides` go to `CLIPViPPlusConfig`;
+    embedding and the local-loss heads are new. `tokenizer` fills the language mask's ids (default:
+    the folder's own tokenizer, if it has one). `config_overrides` go to `CLIPViPPlusConfig`;
     `vision_config={...}` entries (e.g. `temporal_size`, `add_cls_num`) extend CLIP's vision config.
     """
     from transformers import CLIPModel  # only this entry point needs it
@@ -117,7 +148,9 @@ def clip_vip_plus_from_clip(clip_model_path: str | os.PathLike, **config_overrid
     text.update(config_overrides.pop("text_config", {}))
     config_overrides.setdefault("projection_dim", clip.config.projection_dim)
     config = CLIPViPPlusConfig(text_config=text, vision_config=vision, **config_overrides)
-    model = CLIPViPPlusModel(config)
+    if tokenizer is None and os.path.isfile(os.path.join(clip_model_path, "tokenizer_config.json")):
+        tokenizer = clip_model_path
+    model = _build(config, tokenizer)
     new = ("vision_model.embeddings.added_cls", "vision_model.embeddings.temporal_embedding") + _local_head_keys(model)
     load_state_dict_strictly(model, clip.state_dict(), os.fspath(clip_model_path), newly_initialised=new)
     return model

@@ -8,6 +8,12 @@ from collections.abc import Iterable
 
 import torch
 
+from .configuration_clip_vip_plus import DEFAULT_STOPWORDS
+
+# Old CLIP configs say eos_token_id=2; transformers then pools at the highest id (argmax), which is the
+# end-of-text token in CLIP's vocabulary (its last id)
+LEGACY_CLIP_EOS = 2
+
 
 def build_language_mask(
     input_ids: torch.Tensor,
@@ -47,4 +53,33 @@ def stopword_token_ids(tokenizer, stopwords: Iterable[str]) -> list[int]:
     return sorted(ids)
 
 
-__all__ = ["build_language_mask", "special_token_ids", "stopword_token_ids"]
+def use_tokenizer(config, tokenizer, stopwords: Iterable[str] | None = None) -> None:
+    """Tie a `CLIPViPPlusConfig`'s language mask to the tokenizer that cuts its captions.
+
+    * The text config's pad, bos and eos ids become the tokenizer's. (CLIPTextConfig's default pad id
+      1 is `"` in CLIP's BPE: the mask would remove quotes.) The text tower pools at eos, so a
+      tokenizer with another eos is not this model's and is refused; the legacy eos 2 is replaced.
+    * Under the `"stopwords"` policy, empty `language_mask_token_ids` are filled with the ids of
+      `stopwords` (default `DEFAULT_STOPWORDS`); ids already there (a trained model's) are kept.
+    """
+    text = config.text_config
+    name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
+    if len(tokenizer) > text.vocab_size:
+        raise ValueError(
+            f"tokenizer {name!r} has {len(tokenizer)} tokens but the text tower's vocabulary only {text.vocab_size}: "
+            "it is not the tokenizer the model was built for."
+        )
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError(f"tokenizer {name!r} has no eos token; the CLIP text tower pools at it.")
+    if text.eos_token_id not in (eos, LEGACY_CLIP_EOS):
+        raise ValueError(
+            f"tokenizer {name!r} ends text with id {eos} ({tokenizer.eos_token!r}) but this text tower pools at "
+            f"id {text.eos_token_id}: it is not the tokenizer the model was built for."
+        )
+    text.pad_token_id, text.bos_token_id, text.eos_token_id = tokenizer.pad_token_id, tokenizer.bos_token_id, eos
+    if config.language_mask_policy == "stopwords" and not config.language_mask_token_ids:
+        config.language_mask_token_ids = stopword_token_ids(tokenizer, DEFAULT_STOPWORDS if stopwords is None else stopwords)
+
+
+__all__ = ["build_language_mask", "special_token_ids", "stopword_token_ids", "use_tokenizer"]

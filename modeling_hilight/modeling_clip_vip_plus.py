@@ -31,7 +31,8 @@ from transformers.models.clip.modeling_clip import (
 from transformers.utils import ModelOutput
 
 from .configuration_clip_vip_plus import CLIPViPPlusConfig, CLIPViPVisionConfig
-from .language_mask import build_language_mask, special_token_ids
+from .grounding_loss import PatchGroundingLoss
+from .language_mask import build_language_mask, special_token_ids, use_tokenizer
 from .sparc_loss import SparcLocalLoss, VideoTextContrastiveLoss
 
 MAX_LOGIT_SCALE = math.log(200.0)
@@ -50,8 +51,10 @@ class CLIPViPVideoEmbeddings(CLIPVisionEmbeddings):
         self.temporal_size = config.temporal_size
         self.max_frames = config.max_frames
         self.added_cls = nn.Parameter(torch.randn(config.add_cls_num, self.embed_dim))
-        self.temporal_embedding = nn.Parameter(torch.zeros(1, config.temporal_size, self.embed_dim))
-        self.use_temporal_embedding = config.use_temporal_embedding
+        # only when used, so that a checkpoint trained without it loads strictly
+        self.temporal_embedding = (
+            nn.Parameter(torch.zeros(1, config.temporal_size, self.embed_dim)) if config.use_temporal_embedding else None
+        )
 
     def temporal_embedding_for(self, num_frames: int) -> torch.Tensor:
         """[1, num_frames, D]; linear interpolation of the learned rows when num_frames differs."""
@@ -79,7 +82,7 @@ class CLIPViPVideoEmbeddings(CLIPVisionEmbeddings):
 
         positions = self.position_embedding(self.position_ids)  # [1, 1 + L, D]
         patches = patches + positions[:, None, 1:]
-        if self.use_temporal_embedding:
+        if self.temporal_embedding is not None:
             patches = patches + self.temporal_embedding_for(frames)[:, :, None, :]
 
         prefix = torch.cat([self.class_embedding[None], self.added_cls], dim=0)  # [M, D]
@@ -186,7 +189,8 @@ class CLIPViPPreTrainedModel(CLIPPreTrainedModel):
         factor = self.config.initializer_factor
         if isinstance(module, CLIPViPVideoEmbeddings):
             init.normal_(module.added_cls, mean=0.0, std=1.0)  # the reference's torch.randn
-            init.zeros_(module.temporal_embedding)
+            if module.temporal_embedding is not None:
+                init.zeros_(module.temporal_embedding)
         elif isinstance(module, CLIPViPPlusModel):
             for head in (module.text_projection, module.local_text_projection):
                 if head is not None:
@@ -253,6 +257,7 @@ class CLIPViPPlusOutput(ModelOutput):
     logits_per_text: torch.Tensor | None = None
     video_embeds: torch.Tensor | None = None
     text_embeds: torch.Tensor | None = None
+    loss_grounding: torch.Tensor | None = None
     local_text_tokens: torch.Tensor | tuple[torch.Tensor, ...] | None = None
     local_video_tokens: torch.Tensor | tuple[torch.Tensor, ...] | None = None
     language_mask: torch.Tensor | None = None
@@ -294,6 +299,7 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
 
         self.global_loss = VideoTextContrastiveLoss()
         self.local_loss = SparcLocalLoss(config.sparsity_threshold)
+        self.grounding_loss = PatchGroundingLoss(config.grounding_logit_scale)
         self.post_init()
 
     # -- features --------------------------------------------------------------------------------
@@ -312,6 +318,21 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
         outputs.pooler_output = self.text_projection(outputs.pooler_output)
         return outputs
 
+    # -- training helpers ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def clamp_logit_scale_(self) -> None:
+        """Clamp `logit_scale` to [0, ln 200] in place. CLIP-ViP does this after every optimiser step
+        (the encoder stage's Trainer callback calls it); the forward pass uses the value as it is, so
+        the parameter keeps its gradient."""
+        self.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+
+    def use_tokenizer(self, tokenizer, stopwords=None) -> None:
+        """Take pad/bos/eos and the stop-word ids of the language mask from `tokenizer`
+        (see `language_mask.use_tokenizer`)."""
+        use_tokenizer(self.config, tokenizer, stopwords)
+        self.text_model.eos_token_id = self.config.text_config.eos_token_id  # where it pools
+
     # -- the local loss --------------------------------------------------------------------------
 
     def language_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -322,7 +343,7 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
             if not self.config.language_mask_token_ids:
                 raise ValueError(
                     f"language_mask_policy={policy!r} needs config.language_mask_token_ids; fill it with "
-                    "`stopword_token_ids(tokenizer, DEFAULT_STOPWORDS)` (or your own ids), or use the policy "
+                    "`model.use_tokenizer(tokenizer)` (the stop words' ids) or your own ids, or use the policy "
                     "'special_tokens'."
                 )
             excluded |= set(self.config.language_mask_token_ids)
@@ -363,7 +384,8 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
             else:
                 loss = self.local_loss(text_tokens, patch_tokens, language_mask, scale)
             losses.append(loss)
-        total = sum(w * l for w, l in zip(weights, losses)) / sum(weights)
+        # summed, not averaged: the paper keeps the last layer's loss at full weight
+        total = sum(w * l for w, l in zip(weights, losses))
         if len(levels) == 1:
             return total, texts[0], videos[0]
         return total, tuple(texts), tuple(videos)
@@ -376,6 +398,7 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
         pixel_values_videos: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         language_mask: torch.Tensor | None = None,
+        grounding_targets: torch.Tensor | None = None,
         return_loss: bool | None = None,
         output_hidden_states: bool | None = None,
         **kwargs,
@@ -384,6 +407,9 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
         input_ids [B, T], attention_mask [B, T]: the captions. pixel_values_videos [B, F, 3, H, W].
         language_mask [B, T] (optional): True where a token takes part in the local loss; by default
             it is built by `config.language_mask_policy`.
+        grounding_targets [N, 4] (optional): rows (sample, text token, frame, patch): that token names
+            the object whose centre lies in that patch of that frame (see grounding_loss.py); adds
+            `grounding_loss_weight * loss_grounding` to the loss.
         return_loss: compute `loss`, `loss_global` and `loss_local`.
         """
         if input_ids is None or pixel_values_videos is None:
@@ -399,10 +425,10 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
         video_embeds = F.normalize(self.visual_projection(vision_outputs.pooler_output), dim=-1)
         text_embeds = F.normalize(self.text_projection(text_outputs.pooler_output), dim=-1)
 
-        scale = self.logit_scale.clamp(0, MAX_LOGIT_SCALE).exp()
+        scale = self.logit_scale.exp()  # clamped after each optimiser step (clamp_logit_scale_), not here
         logits_per_text = scale * text_embeds @ video_embeds.t()
 
-        loss = loss_global = loss_local = local_text = local_video = None
+        loss = loss_global = loss_local = loss_grounding = local_text = local_video = None
         if return_loss:
             loss_global = self.global_loss(logits_per_text)
             loss_local = loss_global.new_zeros(())
@@ -411,11 +437,21 @@ class CLIPViPPlusModel(CLIPViPPreTrainedModel):
                     language_mask = self.language_mask(input_ids, attention_mask)
                 loss_local, local_text, local_video = self._local_loss(text_outputs, vision_outputs, language_mask, scale)
             loss = self.config.global_loss_weight * loss_global + self.config.local_loss_weight * loss_local
+            if grounding_targets is not None and self.config.grounding_loss_weight:
+                if not local:
+                    raise ValueError("grounding_targets need the local features: set local_loss_placement.")
+                text_tokens = local_text[-1] if isinstance(local_text, tuple) else local_text
+                patch_tokens = local_video[-1] if isinstance(local_video, tuple) else local_video
+                loss_grounding = self.grounding_loss(
+                    text_tokens, patch_tokens, grounding_targets, self.config.vision_config.num_patches_per_frame
+                )
+                loss = loss + self.config.grounding_loss_weight * loss_grounding
 
         return CLIPViPPlusOutput(
             loss=loss,
             loss_global=loss_global,
             loss_local=loss_local,
+            loss_grounding=loss_grounding,
             logits_per_video=logits_per_text.t(),
             logits_per_text=logits_per_text,
             video_embeds=video_embeds,

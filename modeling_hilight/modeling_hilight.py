@@ -23,10 +23,21 @@ from transformers import CLIPVisionModelWithProjection, GenerationMixin, PreTrai
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPast, BaseModelOutputWithPooling, CausalLMOutputWithPast
 from transformers.models.auto import AutoModel
+from transformers.utils import logging
 
 from .configuration_hilight import HiLightConfig
 from .modeling_clip_vip_plus import CLIPViPVisionModel
 from .token_mining import ImprovedTokenMining, build_token_mining
+
+logger = logging.get_logger(__name__)
+LORA_FIX = (
+    "Build the LoRA config with `modeling_hilight.training.lora.hilight_lora_config(model)`, or confine "
+    'target_modules to the language model with a regex, e.g. target_modules=r".*\\.language_model\\..*\\.(q_proj|v_proj)".'
+)
+
+# transformers 5.24 renamed the KV cache `past_key_values` -> `cache` in model inputs and outputs; this model
+# takes either name and hands the cache on under the name of the installed version
+CACHE = "cache" if "cache" in BaseModelOutputWithPast.__dataclass_fields__ else "past_key_values"
 
 
 @dataclass
@@ -46,12 +57,21 @@ class HiLightPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     input_modalities = ("video", "text")
     supports_gradient_checkpointing = True
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["past_key_values", "cache"]
     _no_split_modules = ["CLIPViPEncoderLayer", "CLIPEncoderLayer"]
     _supports_sdpa = True
     _supports_flash_attn = False  # CLIP-ViP's per-frame attention is written for eager and SDPA
     _supports_flex_attn = False
     _supports_attention_backend = True
+
+    @staticmethod
+    def _finalize_model_loading(model, load_config, loading_info):
+        # transformers 5's from_pretrained replaces every loaded weight with a new nn.Parameter that
+        # requires grad, which undoes the freezing of __init__: re-apply the config's freezing once the
+        # weights are in (this runs for from_pretrained on every class, Auto and remote code included)
+        loading_info = PreTrainedModel._finalize_model_loading(model, load_config, loading_info)
+        model.apply_freezing()
+        return loading_info
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -78,16 +98,48 @@ class HiLightModel(HiLightPreTrainedModel):
         self.language_model = AutoModel.from_config(config.text_config)
         self.post_init()
         self.apply_freezing()
+        self._warned_adapters_in_towers = False
+
+    def frozen_parts(self) -> dict[str, nn.Module]:
+        """The parts each `freeze_*` flag of the config governs."""
+        return {
+            "freeze_clip_vip": self.clip_vip,
+            "freeze_long_clip": self.long_clip,
+            "freeze_token_mining": self.token_mining,
+            "freeze_language_model": self.language_model,
+        }
 
     def apply_freezing(self) -> None:
-        """`requires_grad_(False)` on the parts the config freezes, so optimisers and PEFT skip them."""
-        for flag, part in (
-            ("freeze_clip_vip", self.clip_vip),
-            ("freeze_long_clip", self.long_clip),
-            ("freeze_token_mining", self.token_mining),
-            ("freeze_language_model", self.language_model),
-        ):
-            part.requires_grad_(not getattr(self.config, flag))
+        """Set `requires_grad` from the config's `freeze_*` flags, so optimisers and PEFT skip frozen parts.
+
+        Runs after `__init__` and after `from_pretrained` loads the weights; call it again after changing
+        a flag. Parameters that cannot require grad (integer, quantised) are left alone.
+        """
+        for flag, part in self.frozen_parts().items():
+            trainable = not getattr(self.config, flag)
+            for parameter in part.parameters():
+                parameter.requires_grad_(trainable and (parameter.is_floating_point() or parameter.is_complex()))
+
+    def warn_about_adapters_in_frozen_towers(self) -> None:
+        """Say once, with the fix, if PEFT put trainable adapters (LoRA, ...) inside a vision tower the config
+        freezes: target names such as `q_proj` also name the towers' attention layers."""
+        if self._warned_adapters_in_towers:
+            return
+        found = []
+        for tower in ("clip_vip", "long_clip"):
+            if getattr(self.config, f"freeze_{tower}"):
+                found += [
+                    f"{tower}.{name}" for name, module in getattr(self, tower).named_modules()
+                    if getattr(module, "adapter_layer_names", None) and any(p.requires_grad for p in module.parameters())
+                ]  # fmt: skip
+        if found:
+            self._warned_adapters_in_towers = True
+            towers = sorted({name.split(".")[0] for name in found})
+            logger.warning(
+                f"PEFT adapters are training inside the vision tower(s) {', '.join(f'`{t}`' for t in towers)}, which "
+                f"the config freezes ({', '.join(f'freeze_{t}=True' for t in towers)}): {len(found)} adapted layers, "
+                f"e.g. `{found[0]}`. {LORA_FIX}"
+            )
 
     def get_input_embeddings(self) -> nn.Module:
         return self.language_model.get_input_embeddings()
@@ -109,6 +161,7 @@ class HiLightModel(HiLightPreTrainedModel):
             if pixel_values_keyframes is not None:
                 raise ValueError("pixel_values_keyframes was given without pixel_values_videos.")
             return None
+        self.warn_about_adapters_in_frozen_towers()
         keyframes = pixel_values_videos if pixel_values_keyframes is None else pixel_values_keyframes
         if keyframes.shape[0] != pixel_values_videos.shape[0]:
             raise ValueError(
@@ -161,13 +214,14 @@ class HiLightModel(HiLightPreTrainedModel):
         pixel_values_keyframes: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values=None,
+        cache=None,
         inputs_embeds: torch.Tensor | None = None,
         mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | None = None,
         **kwargs,
     ) -> HiLightModelOutputWithPast:
         r"""mm_encoder_outputs: `{"video": get_video_features(...)}` computed beforehand (generate does this
-        once per call); then no pixel values are passed."""
+        once per call); then no pixel values are passed. `cache` is also accepted as `past_key_values`."""
+        cache = kwargs.pop("past_key_values", None) if cache is None else cache
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         if pixel_values_keyframes is not None and pixel_values_videos is None:
@@ -187,7 +241,7 @@ class HiLightModel(HiLightPreTrainedModel):
             inputs_embeds = inputs_embeds.masked_scatter(mask, video_features * self.vision_token_scale())
         elif (
             input_ids is not None
-            and (past_key_values is None or past_key_values.get_seq_length() == 0)  # prefill: decode steps are text
+            and (cache is None or cache.get_seq_length() == 0)  # prefill: decode steps are text
             and (input_ids == self.config.video_token_id).any()
         ):
             raise ValueError(
@@ -195,15 +249,11 @@ class HiLightModel(HiLightPreTrainedModel):
             )
 
         outputs = self.language_model(
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            past_key_values=past_key_values,
-            inputs_embeds=inputs_embeds,
-            **kwargs,
+            attention_mask=attention_mask, position_ids=position_ids, inputs_embeds=inputs_embeds, **{CACHE: cache}, **kwargs
         )
         return HiLightModelOutputWithPast(
             last_hidden_state=outputs.last_hidden_state,
-            past_key_values=outputs.past_key_values,
+            **{CACHE: getattr(outputs, CACHE)},
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             video_hidden_states=video_features,
@@ -220,7 +270,12 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         self.model = HiLightModel(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
+        self.apply_freezing()
+
+    def apply_freezing(self) -> None:
+        """The base model's freezing; `freeze_language_model` also covers the output head (tied or not)."""
         self.model.apply_freezing()
+        self.lm_head.requires_grad_(not self.config.freeze_language_model)
 
     def get_input_embeddings(self) -> nn.Module:
         return self.model.get_input_embeddings()
@@ -255,7 +310,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         pixel_values_keyframes: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values=None,
+        cache=None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
@@ -269,7 +324,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
             pixel_values_keyframes=pixel_values_keyframes,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            cache=cache,
             inputs_embeds=inputs_embeds,
             mm_encoder_outputs=mm_encoder_outputs,
             **kwargs,
@@ -286,7 +341,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         return HiLightCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
+            **{CACHE: getattr(outputs, CACHE)},
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             video_hidden_states=outputs.video_hidden_states,

@@ -92,12 +92,27 @@ class ImprovedTokenMining(nn.Module):
     """Our variant. Query slot j of keyframe k is a learned slot vector plus the projected keyframe
     embedding; it cross-attends (multi-head) to the CLIP-ViP tokens with a residual, then an MLP
     with a residual, then a Linear into the LLM width. No final ReLU: tokens can be negative, like
-    the LLM's own embeddings."""
+    the LLM's own embeddings.
+
+    `attention="frame"` restricts keyframe k's queries to the clip-level prefix tokens (CLS and
+    proxies) and the patches of the clip frame nearest to it, the way CLIP-ViP's proxy-guided
+    attention restricts a frame's patches. With `"clip"` every query sees the whole clip, so when
+    the keyframe embeddings barely differ (a tower that has not learned to see), every keyframe's
+    queries are alike and so are their tokens: the frames' differences never reach the LLM.
+    """
 
     def __init__(self, clip_vip_width: int, long_clip_width: int, text_width: int, hidden: int,
-                 queries_per_frame: int, num_heads: int):  # fmt: skip
+                 queries_per_frame: int, num_heads: int, attention: str = "clip", num_prefix_tokens: int = 4,
+                 patches_per_frame: int | None = None):  # fmt: skip
         super().__init__()
+        if attention not in ("clip", "frame"):
+            raise ValueError(f"token mining attention must be 'clip' or 'frame', got {attention!r}.")
+        if attention == "frame" and not patches_per_frame:
+            raise ValueError("token mining attention='frame' needs patches_per_frame.")
         self.num_heads = num_heads
+        self.attention = attention
+        self.num_prefix_tokens = num_prefix_tokens
+        self.patches_per_frame = patches_per_frame
         self.slots = nn.Parameter(torch.zeros(queries_per_frame, hidden))
         self.keyframe_projector = nn.Linear(long_clip_width, hidden)
         self.query_norm = nn.LayerNorm(hidden)
@@ -120,12 +135,30 @@ class ImprovedTokenMining(nn.Module):
             return x.view(x.shape[0], x.shape[1], self.num_heads, -1).transpose(1, 2)
 
         kv = self.kv_norm(clip_tokens)
-        attended = F.scaled_dot_product_attention(
-            heads(self.q_proj(self.query_norm(queries))), heads(self.k_proj(kv)), heads(self.v_proj(kv))
-        )
-        queries = queries + self.o_proj(attended.transpose(1, 2).flatten(2))
+        q = self.q_proj(self.query_norm(queries))
+        if self.attention == "frame":  # [V, K*q, H] -> [V*K, q, H] against [V*K, prefix + L, D]
+            kv = self.frame_local(kv, frames)
+            q = q.reshape(videos * frames, -1, q.shape[-1])
+        attended = F.scaled_dot_product_attention(heads(q), heads(self.k_proj(kv)), heads(self.v_proj(kv)))
+        attended = attended.transpose(1, 2).reshape(videos, -1, q.shape[-1])
+        queries = queries + self.o_proj(attended)
         queries = queries + self.mlp(self.mlp_norm(queries))
         return self.output_projector(self.output_norm(queries))
+
+    def frame_local(self, clip_tokens: torch.Tensor, keyframes: int) -> torch.Tensor:
+        """[V, M + T*L, D] -> [V*K, M + L, D]: for keyframe k, the prefix and the nearest clip frame."""
+        videos, tokens, width = clip_tokens.shape
+        prefix, patches = clip_tokens[:, : self.num_prefix_tokens], clip_tokens[:, self.num_prefix_tokens :]
+        frames, rest = divmod(patches.shape[1], self.patches_per_frame)
+        if rest:
+            raise ValueError(
+                f"token mining got {tokens} CLIP-ViP tokens: not {self.num_prefix_tokens} prefix tokens plus whole "
+                f"frames of {self.patches_per_frame} patches."
+            )
+        nearest = torch.linspace(0, frames - 1, keyframes).round().long() if keyframes > 1 else torch.tensor([frames // 2])
+        patches = patches.view(videos, frames, self.patches_per_frame, width)[:, nearest.to(clip_tokens.device)]
+        prefix = prefix[:, None].expand(videos, keyframes, *prefix.shape[1:])
+        return torch.cat([prefix, patches], dim=2).flatten(0, 1)
 
 
 def build_token_mining(config) -> nn.Module:
@@ -139,7 +172,10 @@ def build_token_mining(config) -> nn.Module:
     if variant == "structure2":
         return Structure2TokenMining(vip, long_clip, text, hidden)
     if variant == "improved":
-        return ImprovedTokenMining(vip, long_clip, text, hidden, config.queries_per_frame, config.token_mining_num_heads)
+        vip_config = config.clip_vip_config
+        return ImprovedTokenMining(vip, long_clip, text, hidden, config.queries_per_frame, config.token_mining_num_heads,
+                                   attention=config.token_mining_attention, num_prefix_tokens=vip_config.num_prefix_tokens,
+                                   patches_per_frame=vip_config.num_patches_per_frame)  # fmt: skip
     raise ValueError(f"unknown token_mining_variant {variant!r}; choose reference, structure1, structure2 or improved.")
 
 

@@ -2,15 +2,21 @@
 
 decord is the fast path (it seeks to the sampled indices). PyAV is the fallback, used when decord
 cannot be imported on a platform or fails on a file (the reason is logged once per reason); it
-decodes in order and keeps only the sampled frames, so memory is bounded by the sampled frames,
-never by the length or resolution of the video. A file is first probed with PyAV's container
-reader, so non-video files get a clear error instead of reaching a decoder.
+also seeks, to the keyframe before each group of sampled frames, and keeps only the sampled
+frames, so memory is bounded by the sampled frames, never by the length or resolution of the
+video. A file is first probed with PyAV's container reader, so non-video files get a clear error
+instead of reaching a decoder.
+
+Frames come upright: the rotation in a container's display matrix (phone videos) is applied by
+decord itself and, on the PyAV path, from each frame's `rotation`. (decord 0.6 cannot return a
+90- or 270-degree turned frame at its own size: it fails there and PyAV takes over.)
 
 Every failure is a `VideoDecodeError` (a `ValueError`) whose message names the file and the reason.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
 import logging
 import os
@@ -61,15 +67,17 @@ def sample_indices(
     fps: float | None = None,
     video_fps: float | None = None,
     indices: list[int] | None = None,
-    jitter: float = 0.5,
     rng: np.random.Generator | None = None,
     source: str = "video",
 ) -> np.ndarray:
     """Frame indices to decode.
 
-    * `uniform`: `round(linspace(0, n - 1, num_frames))` (the reference's test-time rule).
-    * `jitter`: start and end each move by up to `jitter` of a frame interval, then linspace
-      (the reference's training rule).
+    * `uniform`: `linspace(0, n - 1, num_frames).astype(int)`, truncated, as HiLight's and
+      CLIP-ViP's code take it (rounding would change 5 of 12 indices on a 90-frame clip).
+    * `jitter`: CLIP-ViP's training rule (XPretrain `dataset_video_retrieval.py`; HiLight itself
+      never jitters): with `interval = n // (num_frames - 1)`, the start is drawn from
+      `0..interval` and the end from `n - 1 - interval..n - 1`, then `linspace(start, end).astype(int)`.
+      (With 1 or 2 frames the interval spans the whole clip; the bounds are then kept inside it and in order.)
     * `fps`: one frame every `1 / fps` seconds of a `video_fps` video; at most `num_frames` of
       them, taken uniformly, when given.
     * `indices`: exactly the given indices.
@@ -92,19 +100,20 @@ def sample_indices(
             raise VideoDecodeError(source, "sampling by fps needs the video's frame rate, which it does not store.")
         out = np.arange(0, total_frames, video_fps / fps).round().astype(np.int64).clip(0, total_frames - 1)
         if num_frames and len(out) > num_frames:
-            out = out[np.linspace(0, len(out) - 1, num_frames).round().astype(np.int64)]
+            out = out[np.linspace(0, len(out) - 1, num_frames).astype(np.int64)]
         return out
     if not num_frames or num_frames < 1:
         raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}.")
-    start, end = 0.0, float(total_frames - 1)
+    start, end = 0, total_frames - 1
     if strategy == "jitter":
         rng = rng or np.random.default_rng()
-        step = (total_frames - 1) / max(num_frames - 1, 1)
-        start = rng.uniform(0, jitter * step)
-        end = end - rng.uniform(0, jitter * step)
+        interval = total_frames // max(num_frames - 1, 1)
+        start = int(rng.integers(0, interval + 1))
+        end = int(rng.integers(total_frames - 1 - interval, total_frames))
+        start, end = sorted((min(start, total_frames - 1), max(end, 0)))
     elif strategy != "uniform":
         raise ValueError(f"unknown sampling strategy {strategy!r}; choose one of {SAMPLING_STRATEGIES}.")
-    return np.linspace(start, end, num_frames).round().astype(np.int64).clip(0, total_frames - 1)
+    return np.linspace(start, end, num_frames).astype(np.int64)
 
 
 # -- inputs -----------------------------------------------------------------------------------
@@ -186,34 +195,85 @@ def _decode_decord(source, indices: np.ndarray, size: int | None) -> tuple[np.nd
     if len(reader) <= int(indices.max()):
         raise RuntimeError(f"decord sees {len(reader)} frames, fewer than index {int(indices.max())}")
     frames = reader.get_batch(indices.tolist()).asnumpy()
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise RuntimeError(f"decord returned frames of shape {frames.shape}")
     stamps = [float(t[0]) for t in reader.get_frame_timestamp(indices.tolist())]
     return frames, stamps
 
 
+def _frame_table(container, stream) -> tuple[list[int], list[int]] | None:
+    """Presentation timestamps of every frame, in order, and those of the keyframes, read from the
+    packets without decoding; None when the packets do not say (no or repeated timestamps)."""
+    stamps, keys = [], []
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue  # the flush packet at the end
+        if packet.pts is None:
+            return None
+        stamps.append(packet.pts)
+        if packet.is_keyframe:
+            keys.append(packet.pts)
+    stamps.sort()
+    if not keys or len(set(stamps)) != len(stamps):
+        return None
+    return stamps, sorted(keys)
+
+
+def _frames_after(container, stream, seek_pts: int | None, errors: list[str]):
+    """Decoded frames from the keyframe at or before `seek_pts` (None: from where the container
+    is); a damaged packet is skipped and reported in `errors`."""
+    if seek_pts is not None:
+        container.seek(seek_pts, stream=stream, backward=True)
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except Exception as error:  # a damaged packet: skip it, keep going, report at the end
+            errors.append(f"{type(error).__name__}: {error}")
+
+
 def _decode_pyav(name: str, source, indices: np.ndarray, size: int | None) -> tuple[np.ndarray, list[float]]:
-    """Decode in order, keep only the wanted frames, stop after the last one."""
+    """Keep only the wanted frames. When the packets give every frame's timestamp, seek to the
+    keyframe before each group of wanted frames and decode from there (as decord does); otherwise
+    decode in order from the start. Either way, stop after the last wanted frame."""
     import av
 
     wanted = sorted(set(indices.tolist()))
     kept: dict[int, tuple[np.ndarray, float]] = {}
     errors: list[str] = []
+    shape = {"width": size, "height": size, "interpolation": "BICUBIC"} if size else {}
+
+    def keep(index: int, frame) -> None:
+        array = frame.to_ndarray(format="rgb24", **shape)
+        turns = round(getattr(frame, "rotation", 0) / 90) % 4  # the display matrix: counter-clockwise degrees
+        if turns:  # upright, as decord and players show it
+            array = np.ascontiguousarray(np.rot90(array, turns))
+        kept[index] = (array, float(frame.time or 0.0))
+
     try:
         with av.open(source, "r") as container:
             stream = container.streams.video[0]
-            position = 0
-            for packet in container.demux(stream):
-                try:
-                    decoded = packet.decode()
-                except Exception as error:  # a damaged packet: skip it, keep going, report at the end
-                    errors.append(f"{type(error).__name__}: {error}")
-                    continue
-                for frame in decoded:
-                    if position in wanted:
-                        shape = {"width": size, "height": size, "interpolation": "BICUBIC"} if size else {}
-                        kept[position] = (frame.to_ndarray(format="rgb24", **shape), float(frame.time or 0.0))
-                    position += 1
-                if position > wanted[-1]:
-                    break
+            table = _frame_table(container, stream)
+            if table is not None and len(table[0]) > wanted[-1]:
+                stamps, keyframes = table
+                groups: dict[int, list[int]] = {}  # keyframe pts -> the wanted frames decoded from it
+                for i in wanted:
+                    start = keyframes[max(bisect.bisect_right(keyframes, stamps[i]) - 1, 0)]
+                    groups.setdefault(start, []).append(i)
+                for start, group in groups.items():
+                    targets = {stamps[i]: i for i in group}
+                    for frame in _frames_after(container, stream, start, errors):
+                        if frame.pts in targets:
+                            keep(targets[frame.pts], frame)
+                        if frame.pts is not None and frame.pts >= stamps[group[-1]]:
+                            break
+            missing = [i for i in wanted if i not in kept]
+            if missing:  # no usable timestamps, or a seek that landed past a frame: decode in order
+                container.seek(0)
+                for position, frame in enumerate(_frames_after(container, stream, None, errors)):
+                    if position in missing:
+                        keep(position, frame)
+                    if position >= missing[-1]:
+                        break
     except Exception as error:
         errors.append(f"{type(error).__name__}: {error}")
     finally:

@@ -41,8 +41,8 @@ class HiLightVideoProcessor(VideoProcessorMixin):
     num_frames (`int`, 12): frames per video for CLIP-ViP+.
     num_keyframes (`int`, *optional*): frames for Long-CLIP when it should see a different count;
         then `pixel_values_keyframes` is returned too. None: Long-CLIP sees the same frames.
-    sampling (`str`, "uniform"): "uniform" (linspace, the reference), "jitter" (training), "fps"
-        (with `fps`), "indices" (with `indices`).
+    sampling (`str`, "uniform"): "uniform" (truncated linspace, the reference), "jitter" (CLIP-ViP's
+        training rule; HiLight never jitters), "fps" (with `fps`), "indices" (with `indices`).
     resize_mode (`str`, "squash"): "squash" (the reference) or "crop" (short side, centre crop).
     image_mean, image_std: CLIP's.
     num_decode_threads (`int`, 4): threads decoding a batch.
@@ -91,14 +91,15 @@ class HiLightVideoProcessor(VideoProcessorMixin):
         self.decode_backend = decode_backend
         self.resize_in_decoder = resize_in_decoder
 
-    @property
-    def keyframes_differ(self) -> bool:
-        return self.num_keyframes is not None and self.num_keyframes != self.num_frames
+    @staticmethod
+    def keyframes_differ(num_frames: int | None, num_keyframes: int | None) -> bool:
+        return num_keyframes is not None and num_keyframes != num_frames
 
     @property
     def frames_for_tokens(self) -> int:
-        """How many frames set the vision-token count: the keyframes (Long-CLIP gives the queries)."""
-        return self.num_keyframes if self.keyframes_differ else self.num_frames
+        """How many frames set the vision-token count by default: the keyframes (Long-CLIP gives the
+        queries). A call with its own `num_frames`/`num_keyframes` sets its own count."""
+        return self.num_keyframes if self.keyframes_differ(self.num_frames, self.num_keyframes) else self.num_frames
 
     def transform(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 `[T, H, W, 3]` -> normalised float `[T, 3, size, size]`."""
@@ -127,18 +128,21 @@ class HiLightVideoProcessor(VideoProcessorMixin):
             indices=settings["indices"],
             rng=rng,
             backend=settings["decode_backend"],
-            num_keyframes=settings["num_keyframes"] if self.keyframes_differ else None,
+            num_keyframes=settings["num_keyframes"] if settings["keyframes_differ"] else None,
             decode_size=self.size if self.resize_in_decoder and self.resize_mode == "squash" else None,
         )
         clip = self.transform(frames)
         return clip, (self.transform(keyframes) if keyframes is not None else None), meta.to_dict()
 
-    def preprocess(self, videos, return_tensors: str | None = "pt", seed: int | None = None, **kwargs) -> BatchFeature:
+    def preprocess(self, videos, return_tensors: str | None = "pt", seed: int | None = None,
+                   return_metadata: bool = False, **kwargs) -> BatchFeature:  # fmt: skip
         """One video or a list of videos -> `pixel_values_videos` `[B, T, 3, size, size]` (and
-        `pixel_values_keyframes` when `num_keyframes` differs), plus `video_metadata` (a list of dicts
-        with fps, duration, frame indices and timestamps). Per-call overrides: `num_frames`,
-        `sampling`, `fps`, `indices`, `decode_backend`; `seed` makes jittered sampling repeatable."""
-        unknown = set(kwargs) - {"num_frames", "sampling", "fps", "indices", "decode_backend"}
+        `pixel_values_keyframes` when `num_keyframes` differs); with `return_metadata=True` also
+        `video_metadata` (a list of dicts with fps, duration, frame indices and timestamps), as
+        transformers' video processors do. Per-call overrides: `num_frames`,
+        `num_keyframes`, `sampling`, `fps`, `indices`, `decode_backend`; `seed` makes jittered
+        sampling repeatable."""
+        unknown = set(kwargs) - {"num_frames", "num_keyframes", "sampling", "fps", "indices", "decode_backend"}
         if unknown:
             raise TypeError(f"HiLightVideoProcessor got unexpected arguments: {sorted(unknown)}")
         settings = {
@@ -147,8 +151,9 @@ class HiLightVideoProcessor(VideoProcessorMixin):
             "fps": kwargs.get("fps", self.fps),
             "indices": kwargs.get("indices"),
             "decode_backend": kwargs.get("decode_backend", self.decode_backend),
-            "num_keyframes": self.num_keyframes,
+            "num_keyframes": kwargs.get("num_keyframes", self.num_keyframes),
         }
+        settings["keyframes_differ"] = self.keyframes_differ(settings["num_frames"], settings["num_keyframes"])
         if settings["indices"] is not None:
             settings["sampling"] = "indices"
         batch = self.as_batch(videos)
@@ -162,10 +167,11 @@ class HiLightVideoProcessor(VideoProcessorMixin):
         if len(lengths) > 1:
             raise ValueError(f"videos of one batch gave different frame counts {sorted(lengths)}; set num_frames.")
         data = {"pixel_values_videos": torch.stack([r[0] for r in results])}
-        if self.keyframes_differ:
+        if settings["keyframes_differ"]:
             data["pixel_values_keyframes"] = torch.stack([r[1] for r in results])
         output = BatchFeature(data=data, tensor_type=return_tensors)
-        output["video_metadata"] = [r[2] for r in results]
+        if return_metadata:
+            output["video_metadata"] = [r[2] for r in results]
         return output
 
     @staticmethod

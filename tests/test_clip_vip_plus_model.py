@@ -134,14 +134,14 @@ def test_features_match_forward_and_the_reference_recipe():
     torch.testing.assert_close(out.logits_per_video, out.logits_per_text.t())
 
 
-def test_loss_combines_global_and_local_with_config_weights_and_clamped_scale():
+def test_loss_combines_global_and_local_with_config_weights():
     torch.manual_seed(0)
     model = CLIPViPPlusModel(tiny_config(global_loss_weight=0.5, local_loss_weight=2.0))
     with torch.no_grad():
-        model.logit_scale.fill_(10.0)  # above ln 200: clamped
+        model.logit_scale.fill_(3.0)
     ids, mask = captions()
     out = model(input_ids=ids, attention_mask=mask, pixel_values_videos=videos(), return_loss=True)
-    sims = out.text_embeds @ out.video_embeds.t() * 200.0
+    sims = out.text_embeds @ out.video_embeds.t() * math.exp(3.0)
     labels = torch.arange(3)
     expected_global = (F.cross_entropy(sims, labels) + F.cross_entropy(sims.t(), labels)) / 2
     torch.testing.assert_close(out.loss_global, expected_global)
@@ -219,7 +219,8 @@ def test_all_layers_weights_rise_from_point_one_to_one():
         model.local_loss(t, v, out.language_mask, scale) for t, v in zip(out.local_text_tokens, out.local_video_tokens)
     ]
     assert len(per_layer) == 3
-    torch.testing.assert_close(out.loss_local, (0.1 * per_layer[0] + 0.55 * per_layer[1] + 1.0 * per_layer[2]) / 1.65)
+    # summed: the last layer keeps its full weight (the paper: "completely at the final layer")
+    torch.testing.assert_close(out.loss_local, 0.1 * per_layer[0] + 0.55 * per_layer[1] + 1.0 * per_layer[2])
 
 
 def test_all_layers_with_unequal_depths_is_rejected():
@@ -262,7 +263,7 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients():
 def test_stopword_policy_needs_token_ids_and_says_how():
     model = CLIPViPPlusModel(tiny_config(language_mask_policy="stopwords"))
     ids, mask = captions()
-    with pytest.raises(ValueError, match="stopword_token_ids"):
+    with pytest.raises(ValueError, match=r"model.use_tokenizer\(tokenizer\)"):
         model(input_ids=ids, attention_mask=mask, pixel_values_videos=videos(), return_loss=True)
 
 
@@ -292,3 +293,40 @@ def test_vision_tower_alone_loads_from_auto(tmp_path):
     loaded = AutoModel.from_pretrained(tmp_path).eval()
     pixels = torch.randn(1, 12, 3, 16, 16)
     torch.testing.assert_close(loaded(pixels).last_hidden_state, tower(pixels).last_hidden_state, atol=0, rtol=0)
+
+
+def test_without_temporal_embedding_there_is_no_parameter_and_the_checkpoint_loads_strictly(tmp_path):
+    torch.manual_seed(0)
+    model = CLIPViPPlusModel(tiny_config(vision_config=dict(use_temporal_embedding=False))).eval()
+    assert model.vision_model.embeddings.temporal_embedding is None
+    assert not any("temporal_embedding" in k for k in model.state_dict())
+    model.save_pretrained(tmp_path)
+    loaded, info = CLIPViPPlusModel.from_pretrained(tmp_path, output_loading_info=True)
+    assert info["missing_keys"] == set() and info["unexpected_keys"] == set()
+    ids, mask = captions()
+    pixels = videos()
+    want = model(input_ids=ids, attention_mask=mask, pixel_values_videos=pixels).logits_per_text
+    torch.testing.assert_close(loaded.eval()(input_ids=ids, attention_mask=mask, pixel_values_videos=pixels).logits_per_text,
+                               want, atol=0, rtol=0)
+    # the patch tokens are the same with any frame count: nothing temporal is added
+    embeddings = model.vision_model.embeddings
+    one, two = embeddings(pixels[:, :1]), embeddings(pixels[:, :2])
+    torch.testing.assert_close(two[:, 4 : 4 + 16], one[:, 4:], atol=0, rtol=0)
+
+
+def test_logit_scale_is_not_clamped_in_forward_and_keeps_its_gradient_above_the_bound():
+    torch.manual_seed(0)
+    model = CLIPViPPlusModel(tiny_config())
+    with torch.no_grad():
+        model.logit_scale.fill_(6.0)  # above ln 200 = 5.298
+    ids, mask = captions()
+    out = model(input_ids=ids, attention_mask=mask, pixel_values_videos=videos(), return_loss=True)
+    torch.testing.assert_close(out.logits_per_text, math.exp(6.0) * out.text_embeds @ out.video_embeds.t())
+    out.loss.backward()
+    assert model.logit_scale.grad is not None and model.logit_scale.grad.abs() > 0
+    model.clamp_logit_scale_()
+    assert model.logit_scale.item() == pytest.approx(math.log(200.0)) and model.logit_scale.grad.abs() > 0
+    with torch.no_grad():
+        model.logit_scale.fill_(-1.0)
+    model.clamp_logit_scale_()
+    assert model.logit_scale.item() == 0.0

@@ -172,3 +172,31 @@ def test_cli_converts_long_clip_and_refuses_incomplete_hilight(tmp_path, capsys)
     assert loaded.text_model.embeddings.position_embedding.weight.shape == (248, TW)
     with pytest.raises(SystemExit, match="missing --long-clip, --token-mining, --language-model"):
         main(["convert", "hilight", "--clip-vip", "x.pt", "--out", str(tmp_path / "h")])
+
+
+def test_exact_gelu_option_gives_the_llm_the_reference_activation(tmp_path):
+    """transformers 5 runs Gemma with tanh-approximate GELU; the reference (transformers 4.38) ran exact GELU."""
+    import torch.nn.functional as F
+
+    from modeling_hilight import HiLightForConditionalGeneration
+    from modeling_hilight.training.cli import main
+    from test_convert_clip_vip import published_state_dict
+    from test_token_mining import published_file
+
+    torch.save(published_state_dict(), tmp_path / "clipvip.pt")
+    torch.save(long_clip_state(), tmp_path / "longclip.pt")
+    mining, _ = published_file(tmp_path, vip=64, aux=16, text=64, queries=4)
+    AutoModelForCausalLM.from_config(tiny_model().config.text_config).save_pretrained(tmp_path / "gemma")
+    pieces = ["--clip-vip", str(tmp_path / "clipvip.pt"), "--long-clip", str(tmp_path / "longclip.pt"),
+              "--token-mining", str(mining), "--language-model", str(tmp_path / "gemma")]  # fmt: skip
+    assert main(["convert", "hilight", *pieces, "--out", str(tmp_path / "tanh")]) == 0
+    assert main(["convert", "hilight", *pieces, "--exact-gelu", "--out", str(tmp_path / "exact")]) == 0
+    tanh = HiLightForConditionalGeneration.from_pretrained(tmp_path / "tanh")
+    exact = HiLightForConditionalGeneration.from_pretrained(tmp_path / "exact")
+    assert (tanh.config.text_config.hidden_act, exact.config.text_config.hidden_act) == ("gelu_pytorch_tanh", "gelu_python")
+    x = torch.linspace(-4, 4, 101)
+    act = exact.model.language_model.layers[0].mlp.act_fn
+    torch.testing.assert_close(act(x), F.gelu(x), atol=1e-6, rtol=0)
+    assert (tanh.model.language_model.layers[0].mlp.act_fn(x) - F.gelu(x)).abs().max() > 1e-4
+    ids = torch.tensor([[2, 5, 6, 7]])
+    assert not torch.equal(tanh(input_ids=ids).logits, exact(input_ids=ids).logits)

@@ -27,7 +27,7 @@ def test_published_size_clip_vip_runs_twelve_frames_and_block_attention_matches_
 @pytest.mark.slow
 def test_ten_second_720p_clip_gives_the_sampled_frames(tmp_path):
     path = write_video(tmp_path / "long.mp4", frames=240, width=1280, height=720, fps=24)
-    out = HiLightVideoProcessor(num_frames=12, resize_in_decoder=False)(str(path))
+    out = HiLightVideoProcessor(num_frames=12, resize_in_decoder=False)(str(path), return_metadata=True)
     meta = out["video_metadata"][0]
     assert out["pixel_values_videos"].shape == (1, 12, 3, 224, 224)
     assert meta["frames_indices"] == sample_indices(240, 12).tolist() and meta["duration"] == pytest.approx(10, abs=0.1)

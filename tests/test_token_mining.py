@@ -150,3 +150,55 @@ def test_token_mining_starts_xavier_uniform_with_zero_bias_like_the_reference(va
             assert abs(linear.weight.std().item() - bound / 3**0.5) < 0.1 * bound
     for norm in (m for m in mining.modules() if isinstance(m, torch.nn.LayerNorm)):
         assert (norm.weight == 1).all() and (norm.bias == 0).all()
+
+
+def test_frame_local_attention_equals_a_loop_over_keyframes_and_keeps_frames_apart():
+    """`attention="frame"`: keyframe k's queries see the prefix tokens and the patches of the nearest
+    clip frame only. Checked against a plain loop with softmax written out, and by perturbing one frame."""
+    torch.manual_seed(0)
+    prefix, per_frame, frames, keyframes, width = 4, 6, 5, 3, 8
+    mining = ImprovedTokenMining(width, 10, 12, 16, queries_per_frame=2, num_heads=2, attention="frame",
+                                 num_prefix_tokens=prefix, patches_per_frame=per_frame).eval()  # fmt: skip
+    clip = torch.randn(2, prefix + frames * per_frame, width)
+    keys = torch.randn(2, keyframes, 10)
+    out = mining(clip, keys)
+    assert out.shape == (2, keyframes * 2, 12)
+
+    nearest = [0, 2, 4]  # linspace(0, 4, 3)
+    with torch.no_grad():
+        expected = []
+        for v in range(2):
+            rows = []
+            for k, f in enumerate(nearest):
+                kv = torch.cat([clip[v, :prefix], clip[v, prefix + f * per_frame : prefix + (f + 1) * per_frame]])
+                kv = mining.kv_norm(kv)
+                query = mining.keyframe_projector(keys[v, k]) + mining.slots  # [q, H]
+                q, kk, vv = mining.q_proj(mining.query_norm(query)), mining.k_proj(kv), mining.v_proj(kv)
+                heads = []
+                for h in range(2):
+                    s = slice(8 * h, 8 * (h + 1))
+                    weights = torch.softmax(q[:, s] @ kk[:, s].T / 8**0.5, dim=-1)
+                    heads.append(weights @ vv[:, s])
+                query = query + mining.o_proj(torch.cat(heads, -1))
+                query = query + mining.mlp(mining.mlp_norm(query))
+                rows.append(mining.output_projector(mining.output_norm(query)))
+            expected.append(torch.cat(rows))
+    torch.testing.assert_close(out, torch.stack(expected), atol=1e-5, rtol=1e-5)
+
+    # a change in clip frame 1 (no keyframe's nearest frame) changes nothing; in frame 2 only keyframe 1's tokens
+    changed = clip.clone()
+    changed[:, prefix + per_frame : prefix + 2 * per_frame] += torch.randn(2, per_frame, width)
+    torch.testing.assert_close(mining(changed, keys), out)
+    changed = clip.clone()
+    changed[:, prefix + 2 * per_frame : prefix + 3 * per_frame] += torch.randn(2, per_frame, width)
+    diff = (mining(changed, keys) - out).abs().amax(-1)  # [V, K*q]
+    assert (diff[:, 2:4] > 1e-4).all() and (diff[:, :2] == 0).all() and (diff[:, 4:] == 0).all()
+
+
+def test_frame_local_attention_rejects_token_counts_that_are_not_whole_frames():
+    mining = ImprovedTokenMining(8, 10, 12, 16, queries_per_frame=2, num_heads=2, attention="frame",
+                                 num_prefix_tokens=4, patches_per_frame=6)  # fmt: skip
+    with pytest.raises(ValueError, match="not 4 prefix tokens plus whole frames of 6 patches"):
+        mining(torch.randn(1, 4 + 13, 8), torch.randn(1, 2, 10))
+    with pytest.raises(ValueError, match="'clip' or 'frame'"):
+        ImprovedTokenMining(8, 10, 12, 16, queries_per_frame=2, num_heads=2, attention="patch")

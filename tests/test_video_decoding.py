@@ -12,22 +12,37 @@ from video_fixtures import decoded_frame_numbers, write_video
 from modeling_hilight.processing.video_decoding import VideoDecodeError, decode_video, sample_indices
 
 
-def test_uniform_sampling_is_the_reference_linspace():
-    assert sample_indices(40, 12).tolist() == np.linspace(0, 39, 12).round().astype(int).tolist()
-    assert sample_indices(5, 12).tolist() == [0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 4, 4]  # repeats, never fails
+def test_uniform_sampling_is_the_reference_truncated_linspace():
+    # HiLight's and CLIP-ViP's np.linspace(0, n - 1, 12).astype(int): 0 8.09 16.18 ... 80.91 89 on 90 frames
+    assert sample_indices(90, 12).tolist() == [0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 89]
+    rounded = np.linspace(0, 89, 12).round().astype(int)
+    assert (sample_indices(90, 12) != rounded).sum() == 5  # what rounding, the earlier rule, changed
+    assert sample_indices(5, 12).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4]  # repeats, never fails
     assert sample_indices(1, 3).tolist() == [0, 0, 0]
 
 
-def test_jitter_moves_start_and_end_within_half_an_interval():
+def clip_vip_jitter(total: int, num: int, draws: list[int]) -> list[int]:
+    """CLIP-ViP's training rule written out (XPretrain CLIP-ViP/src/datasets/dataset_video_retrieval.py,
+    `get_sample_idx` with sample_rate 0 and sample_jitter), with its two random draws given."""
+    interval = int(total / (num - 1))
+    start, end = draws
+    assert 0 <= start <= interval and total - 1 - interval <= end <= total - 1
+    return np.linspace(start, end, num).astype(int).tolist()
+
+
+def test_jitter_is_clip_vips_rule_moving_each_bound_by_up_to_a_whole_interval():
     rng = np.random.default_rng(0)
-    seen_start, seen_end = set(), set()
-    for _ in range(50):
-        idx = sample_indices(111, 12, "jitter", rng=rng)
-        assert len(idx) == 12 and (np.diff(idx) >= 0).all()
-        assert 0 <= idx[0] <= 5 and 105 <= idx[-1] <= 110  # interval 10, half is 5
-        seen_start.add(int(idx[0]))
-        seen_end.add(int(idx[-1]))
-    assert len(seen_start) > 1 and len(seen_end) > 1
+    starts, ends = set(), set()
+    for _ in range(400):
+        idx = sample_indices(111, 12, "jitter", rng=rng).tolist()  # interval = int(111 / 11) = 10
+        assert idx == clip_vip_jitter(111, 12, [idx[0], idx[-1]])
+        starts.add(idx[0])
+        ends.add(idx[-1])
+    assert starts == set(range(0, 11)) and ends == set(range(100, 111))  # every bound a whole interval allows
+    # the draws are start then end, each uniform over its range
+    rng, twin = np.random.default_rng(7), np.random.default_rng(7)
+    draws = [int(twin.integers(0, 11)), int(twin.integers(100, 111))]
+    assert sample_indices(111, 12, "jitter", rng=rng).tolist() == clip_vip_jitter(111, 12, draws)
 
 
 def test_fps_and_explicit_indices():
@@ -70,6 +85,36 @@ def test_pyav_stops_after_the_last_sampled_frame(tmp_path, monkeypatch):
     assert len(converted) == 3  # only the sampled frames become arrays
 
 
+def test_pyav_seeks_to_the_keyframe_before_each_sampled_frame_and_matches_decord(tmp_path, monkeypatch):
+    import av
+
+    from modeling_hilight.processing import video_decoding
+
+    path = write_video(tmp_path / "v.mp4", frames=40, gop=4)  # B-frames too (x264's default)
+    with av.open(str(path)) as container:
+        assert sum(p.is_keyframe for p in container.demux() if p.size) >= 10
+    decoded = []
+    original = video_decoding._frames_after
+
+    def counting(*args):
+        for frame in original(*args):
+            decoded.append(frame.pts)
+            yield frame
+
+    monkeypatch.setattr(video_decoding, "_frames_after", counting)
+    wanted = [1, 13, 14, 27, 38]
+    frames, meta, _ = decode_video(path, None, "indices", indices=wanted, backend="pyav")
+    reference, _, _ = decode_video(path, None, "indices", indices=wanted, backend="decord")
+    assert meta.backend == "pyav" and np.array_equal(frames, reference)  # the very same pixels as decord
+    assert decoded_frame_numbers(frames, 40) == wanted
+    assert 5 <= len(decoded) <= 16  # from the keyframes 0, 12, 24, 36; a sequential decode goes through 39 frames
+    # with the timestamps missing from the packets it decodes in order from the start, same frames
+    decoded.clear()
+    monkeypatch.setattr(video_decoding, "_frame_table", lambda container, stream: None)
+    again, _, _ = decode_video(path, None, "indices", indices=wanted, backend="pyav")
+    assert np.array_equal(again, frames) and len(decoded) == 39
+
+
 def test_bytes_file_objects_arrays_tensors_and_frame_lists(tmp_path):
     path = write_video(tmp_path / "v.mp4", frames=20)
     from_path, _, _ = decode_video(path, 5)
@@ -95,8 +140,8 @@ def test_bytes_file_objects_arrays_tensors_and_frame_lists(tmp_path):
 def test_sampling_property(total, num, strategy, seed):
     idx = sample_indices(total, num, strategy, rng=np.random.default_rng(seed))
     assert len(idx) == num and idx.min() >= 0 and idx.max() <= total - 1 and (np.diff(idx) >= 0).all()
-    if strategy == "uniform" and num > 1:  # linspace(0, n - 1, 1) is just [0]
-        assert idx[0] == 0 and idx[-1] == total - 1
+    if strategy == "uniform":
+        assert idx.tolist() == np.linspace(0, total - 1, num).astype(int).tolist()
 
 
 @settings(max_examples=30, deadline=None)

@@ -35,7 +35,7 @@ def test_squash_is_a_bicubic_resize_of_the_whole_frame_and_crop_keeps_the_centre
 
 def test_batch_of_paths_threaded_equals_sequential_and_keeps_order(tmp_path):
     paths = [str(write_video(tmp_path / f"v{i}.mp4", frames=10 + 7 * i)) for i in range(4)]
-    threaded = HiLightVideoProcessor(size=16, num_frames=5, num_decode_threads=4)(paths)
+    threaded = HiLightVideoProcessor(size=16, num_frames=5, num_decode_threads=4)(paths, return_metadata=True)
     sequential = HiLightVideoProcessor(size=16, num_frames=5, num_decode_threads=1)(paths)
     assert torch.equal(threaded["pixel_values_videos"], sequential["pixel_values_videos"])
     assert [m["total_num_frames"] for m in threaded["video_metadata"]] == [10, 17, 24, 31]
@@ -49,7 +49,8 @@ def test_separate_keyframes_and_per_call_overrides(tmp_path):
     assert out["pixel_values_videos"].shape == (1, 8, 3, 16, 16)
     assert out["pixel_values_keyframes"].shape == (1, 3, 3, 16, 16)
     assert processor.frames_for_tokens == 3
-    out = processor(path, indices=[1, 2])
+    assert "video_metadata" not in out  # transformers' convention: only when asked
+    out = processor(path, indices=[1, 2], return_metadata=True)
     assert out["video_metadata"][0]["frames_indices"] == [1, 2]
     same = HiLightVideoProcessor(size=16, num_frames=4, sampling="jitter")
     a, b = same(path, seed=3), same(path, seed=3)

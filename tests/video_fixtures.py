@@ -10,11 +10,14 @@ def frame_value(i: int) -> int:
 
 
 def write_video(path, frames: int = 30, width: int = 64, height: int = 48, fps: int = 24, codec: str = "libx264",
-                pix_fmt: str = "yuv420p", pts=None, options=None):  # fmt: skip
-    """A video whose frame i is flat grey `frame_value(i)`; `pts` (in 1/1000 s) makes it variable-rate."""
+                pix_fmt: str = "yuv420p", pts=None, options=None, gop: int | None = None):  # fmt: skip
+    """A video whose frame i is flat grey `frame_value(i)`; `pts` (in 1/1000 s) makes it variable-rate;
+    `gop` sets the keyframe interval."""
     with av.open(str(path), "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if gop:
+            stream.codec_context.gop_size = gop
         if pts is not None:
             stream.codec_context.time_base = __import__("fractions").Fraction(1, 1000)
         for i in range(frames):

@@ -73,7 +73,7 @@ class VideoChatCollator(_DecodingCollator):
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         good = self.decoded_examples(examples, lambda ex: video_paths(ex["messages"]))
         batch = self.processor.apply_chat_template(
-            [ex["messages"] for ex, _ in good], tokenize=True, return_assistant_tokens_mask=True, videos=[],
+            [ex["messages"] for ex, _ in good], tokenize=True, return_tensors="pt", return_assistant_tokens_mask=True, videos=[],
             padding_side="right", truncation=self.max_length is not None, max_length=self.max_length,
         )  # fmt: skip
         labels = batch["input_ids"].masked_fill(batch["assistant_masks"] == 0, -100)
@@ -104,12 +104,21 @@ def caption_batch(tokenizer, captions: list[str], max_length: int = 64, **kwargs
 
 class VideoCaptionCollator(_DecodingCollator):
     """Video-caption pairs for CLIP-ViP+ -> `input_ids`, `attention_mask` (`<bos> caption <eos>`),
-    `pixel_values_videos`. With a `captions` list, one phrasing is drawn per sample."""
+    `pixel_values_videos`. With a `captions` list, one phrasing is drawn per sample.
 
-    def __init__(self, processor, skipped=None, max_length: int = 64, seed: int = 0, **video_kwargs):
+    With `grounding_patch_size` and rows that carry the world's `ball_positions` (billiards data),
+    it also gives `grounding_targets` [N, 4]: (sample, token, frame, patch) for every caption token
+    that names a ball and every sampled frame in which that ball is on the table (see
+    `billiards.grounding` and the model's grounding_loss.py)."""
+
+    def __init__(self, processor, skipped=None, max_length: int = 64, seed: int = 0,
+                 grounding_patch_size: int | None = None, **video_kwargs):  # fmt: skip
         super().__init__(processor, skipped, **video_kwargs)
         self.max_length = max_length
         self.generator = torch.Generator().manual_seed(seed)
+        self.grounding_patch_size = grounding_patch_size
+        if grounding_patch_size is not None:  # the sampled frames' indices pick the ground truth
+            self.video_kwargs["return_metadata"] = True
 
     def caption_of(self, example: dict) -> str:
         options = example.get("captions") or [example["caption"]]
@@ -117,10 +126,39 @@ class VideoCaptionCollator(_DecodingCollator):
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         good = self.decoded_examples(examples, lambda ex: [ex["video"]])
-        tokens = caption_batch(self.processor.tokenizer, [self.caption_of(ex) for ex, _ in good], self.max_length)
+        tokenizer = self.processor.tokenizer
+        captions = [self.caption_of(ex) for ex, _ in good]
+        texts = caption_texts(tokenizer, captions)
+        grounding = self.grounding_patch_size is not None
+        tokens = caption_batch(tokenizer, captions, self.max_length, return_offsets_mapping=grounding)
+        ends = tokens["attention_mask"].sum(1) - 1
         pixels = [p for _, ps in good for p in ps]
-        return {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
-                "pixel_values_videos": self.stack(pixels, "pixel_values_videos"), "return_loss": True}  # fmt: skip
+        out = {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
+               "pixel_values_videos": self.stack(pixels, "pixel_values_videos"), "return_loss": True}  # fmt: skip
+        if grounding:
+            out["grounding_targets"] = self.grounding_targets(good, texts, tokens["offset_mapping"].tolist(), ends)
+        return out
+
+    def grounding_targets(self, good, texts, offsets, ends) -> torch.Tensor:
+        import json
+
+        from .billiards.grounding import ball_patch, ball_words, token_balls
+
+        size = self.processor.video_processor.size
+        rows = []
+        for sample, ((example, pixels), text) in enumerate(zip(good, texts)):
+            if not example.get("ball_positions"):
+                continue
+            positions = json.loads(example["ball_positions"])
+            indices = pixels[0]["video_metadata"][0]["frames_indices"]
+            for token, ball in token_balls(offsets[sample][: int(ends[sample])], ball_words(text)):
+                for frame, index in enumerate(indices):
+                    for seen in positions[index]:
+                        if seen["ball"] == ball:
+                            patch = ball_patch(seen["x"], seen["y"], example["width"], example["height"], size,
+                                               self.grounding_patch_size)  # fmt: skip
+                            rows.append((sample, token, frame, patch))
+        return torch.tensor(rows, dtype=torch.long).view(-1, 4)
 
 
 __all__ = ["VideoCaptionCollator", "VideoChatCollator", "caption_batch", "caption_texts"]

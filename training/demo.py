@@ -57,7 +57,6 @@ def train_demo(out: str | Path = "runs/demo", clips: int = 32, steps: int = 60) 
         truth = row["messages"][1]["content"][0]["text"]
         prompt = processor.apply_chat_template([question], add_generation_prompt=True)
         inputs = processor(text=prompt, videos=[row["video"]])
-        inputs.pop("video_metadata", None)
         with torch.no_grad():
             tokens = model.generate(**inputs, max_new_tokens=16, do_sample=False, **answer_settings(processor))
         answer = processor.tokenizer.decode(tokens[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)

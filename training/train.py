@@ -3,7 +3,9 @@
 A recipe is one flat YAML: the `HiLightRecipe` fields below plus the Trainer's own
 (`TrainingArguments`, or TRL's `SFTConfig` for `instruct`), parsed by `HfArgumentParser`.
 
-* encoder:  CLIPViPPlusModel on video-caption pairs, global + local loss (transformers.Trainer).
+* encoder:  CLIPViPPlusModel on video-caption pairs, global + local loss (transformers.Trainer); the
+            language mask takes pad/eos and its stop-word ids from the recipe's tokenizer, and
+            `logit_scale` is clamped after every optimiser step, as in CLIP-ViP.
 * align:    HiLightForConditionalGeneration, towers and LLM frozen, token mining trains (Trainer).
 * instruct: TRL SFTTrainer with a PEFT LoRA on the LLM only (regex over its Linear layers), token
             mining optionally trainable alongside, loss on the answers only; the merged model is
@@ -24,7 +26,6 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-from ..configuration_clip_vip_plus import DEFAULT_STOPWORDS
 from ..processing import HiLightProcessor, HiLightVideoProcessor, build_hilight_tokenizer
 from .callbacks import SkippedSamples, SkippedSamplesCallback, plot_loss_curve, use_stage_progress
 from .collator import VideoCaptionCollator, VideoChatCollator
@@ -44,7 +45,26 @@ class HiLightRecipe:
                                                                          "(the encoder stage's output) for the tower"})
     num_frames: int = 12
     image_size: int = 32
-    sampling: str = field(default="uniform", metadata={"help": "uniform | jitter (the reference's training rule)"})
+    image_mean: list[float] | None = field(default=None, metadata={"help": "per-channel mean of the frames; "
+                                             "default: CLIP's (the billiards recipes use the data's own)"})
+    image_std: list[float] | None = None
+    patch_size: int = field(default=8, metadata={"help": "'tiny' only: the towers' patch size"})
+    vision_width: int = field(default=32, metadata={"help": "'tiny' only: width of the towers"})
+    vision_layers: int = field(default=0, metadata={"help": "'tiny' only: layers of the towers (0: 2 for the "
+                                                     "encoder stage, 1 for a new HiLight's towers)"})
+    text_width: int = field(default=32, metadata={"help": "'tiny' only: width of CLIP-ViP+'s text tower"})
+    llm_width: int = field(default=64, metadata={"help": "'tiny' only: width of the new LLM"})
+    llm_layers: int = field(default=2, metadata={"help": "'tiny' only: layers of the new LLM"})
+    projection_dim: int = field(default=32, metadata={"help": "'tiny' only: CLIP-ViP+'s shared embedding width"})
+    grounding_loss_weight: float = field(default=0.0, metadata={"help": "encoder: weight of the supervised "
+                                         "grounding loss on the world's ball positions (not in the paper)"})
+    patch_scope: str = "clip"
+    long_clip_from_clip_vip: bool = field(default=False, metadata={"help": "align: start Long-CLIP from the "
+                                          "CLIP-ViP+ tower's image transformer (no pretrained Long-CLIP here)"})
+    train_language_model: bool = field(default=False, metadata={"help": "align: the LLM trains too (a new, "
+                                       "untrained LLM; the reference freezes its pretrained Gemma)"})
+    token_mining_attention: str = "clip"
+    sampling: str = field(default="uniform", metadata={"help": "uniform (the reference) | jitter (CLIP-ViP's training rule)"})
     max_tokens: int | None = field(default=None, metadata={"help": "truncate prompts (never through a video)"})
     queries_per_frame: int = 4
     token_mining_variant: str = "reference"
@@ -78,11 +98,12 @@ def parse(stage: str, config: str | None, overrides: list[str]) -> tuple[HiLight
 
 def override_value(text: str):
     """A command-line value: true/false, null, a number (`1e-3` too), a YAML list or mapping, else
-    the text itself (so `--save_strategy no` stays "no", which YAML 1.1 would read as False)."""
+    the text itself (so `--save_strategy no` stays "no", which YAML 1.1 would read as False, and
+    `--report_to none` or `--local_loss_placement none` stay "none")."""
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
-    if low in ("null", "none"):
+    if low in ("null", "~"):
         return None
     for cast in (int, float):
         try:
@@ -106,7 +127,20 @@ def texts_of(dataset) -> list[str]:
     return out
 
 
-def make_processor(recipe: HiLightRecipe, train_data) -> HiLightProcessor:
+@dataclass
+class CaptionProcessor:
+    """The encoder stage's inputs: frames and caption tokens. The text tower's tokenizer (CLIP's BPE)
+    has no `<video>` token, so this is not a HiLightProcessor."""
+
+    video_processor: HiLightVideoProcessor
+    tokenizer: object
+
+    def save_pretrained(self, folder: str) -> None:
+        self.video_processor.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+
+
+def make_processor(recipe: HiLightRecipe, train_data, stage: str = "align") -> HiLightProcessor | CaptionProcessor:
     tokenizer = None
     if recipe.tokenizer:
         from transformers import AutoTokenizer
@@ -119,7 +153,10 @@ def make_processor(recipe: HiLightRecipe, train_data) -> HiLightProcessor:
     if tokenizer is None:
         tokenizer = build_hilight_tokenizer(texts_of(train_data))
     video = HiLightVideoProcessor(size=recipe.image_size, num_frames=recipe.num_frames, sampling=recipe.sampling,
+                                  image_mean=recipe.image_mean, image_std=recipe.image_std,
                                   num_decode_threads=2)  # fmt: skip
+    if stage == "encoder":
+        return CaptionProcessor(video, tokenizer)
     return HiLightProcessor(video, tokenizer, queries_per_frame=recipe.queries_per_frame)
 
 
@@ -139,63 +176,112 @@ class Fingerprint(TrainerCallback):
         (Path(args.output_dir) / f"fingerprint.rank{args.process_index}.json").write_text(json.dumps(sums))
 
 
+class ClampLogitScale(TrainerCallback):
+    """CLIP-ViP's rule: after every optimiser step, clamp `logit_scale` to [0, ln 200]."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        self.model.clamp_logit_scale_()
+
+
 # -- the stages -----------------------------------------------------------------------------------
 
 
-def encoder_model(recipe: HiLightRecipe, processor: HiLightProcessor):
+def encoder_model(recipe: HiLightRecipe, processor: CaptionProcessor):
+    """A CLIP-ViP+ (a checkpoint folder, e.g. `hilight convert clip-vip` output, or a new tiny one) whose
+    language mask uses the recipe's tokenizer: pad/bos/eos and, if not set yet, the stop-word ids."""
     from ..configuration_clip_vip_plus import CLIPViPPlusConfig
-    from ..language_mask import stopword_token_ids
     from ..modeling_clip_vip_plus import CLIPViPPlusModel
 
-    if recipe.model != "tiny":
-        return CLIPViPPlusModel.from_pretrained(recipe.model)
     tok = processor.tokenizer
-    config = CLIPViPPlusConfig(
-        text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=recipe.image_size, patch_size=8, temporal_size=recipe.num_frames),
-        projection_dim=32, local_loss_placement=recipe.local_loss_placement,
-        language_mask_token_ids=stopword_token_ids(tok, DEFAULT_STOPWORDS),
-    )  # fmt: skip
-    return CLIPViPPlusModel(config)
+    if recipe.model != "tiny":
+        model = CLIPViPPlusModel.from_pretrained(recipe.model)
+        placement = (model.config.local_loss_placement, recipe.local_loss_placement)
+        if placement[0] != placement[1]:
+            if "none" in placement:  # the local heads exist only with a local loss
+                raise ValueError(f"local_loss_placement={placement[1]!r} but {recipe.model} was built with "
+                                 f"{placement[0]!r}; the local heads cannot be added or removed here.")  # fmt: skip
+            model.config.local_loss_placement = recipe.local_loss_placement
+    else:
+        layers, width, text_width = recipe.vision_layers or 2, recipe.vision_width, recipe.text_width
+        config = CLIPViPPlusConfig(
+            text_config=dict(vocab_size=len(tok), hidden_size=text_width, intermediate_size=2 * text_width,
+                             num_hidden_layers=2, num_attention_heads=max(text_width // 16, 2),
+                             max_position_embeddings=64, eos_token_id=tok.eos_token_id),
+            vision_config=dict(hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
+                               num_attention_heads=max(width // 16, 2), image_size=recipe.image_size,
+                               patch_size=recipe.patch_size, temporal_size=recipe.num_frames),
+            projection_dim=recipe.projection_dim, local_loss_placement=recipe.local_loss_placement,
+            patch_scope=recipe.patch_scope,
+        )  # fmt: skip
+        model = CLIPViPPlusModel(config)
+    model.config.grounding_loss_weight = recipe.grounding_loss_weight or model.config.grounding_loss_weight
+    model.use_tokenizer(tok)
+    return model
 
 
 def hilight_model(recipe: HiLightRecipe, processor: HiLightProcessor, stage: str):
     from ..configuration_hilight import HiLightConfig
     from ..modeling_hilight import HiLightForConditionalGeneration
 
-    tower = None
+    encoder = tower = None
     if recipe.clip_vip_path:
         from ..modeling_clip_vip_plus import CLIPViPPlusModel
 
-        tower = CLIPViPPlusModel.from_pretrained(recipe.clip_vip_path).vision_model
+        encoder = CLIPViPPlusModel.from_pretrained(recipe.clip_vip_path)
+        tower = encoder.vision_model
     if recipe.model != "tiny":
         model = HiLightForConditionalGeneration.from_pretrained(recipe.model)
     else:
         tok = processor.tokenizer
-        vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                      image_size=recipe.image_size, patch_size=8)  # fmt: skip
+        width, llm = recipe.vision_width, recipe.llm_width
+        vision = dict(hidden_size=width, intermediate_size=2 * width, num_hidden_layers=recipe.vision_layers or 1,
+                      num_attention_heads=max(width // 16, 2), image_size=recipe.image_size,
+                      patch_size=recipe.patch_size)  # fmt: skip
         clip_vip = tower.config.to_dict() if tower is not None else {**vision, "temporal_size": recipe.num_frames}
+        long_clip = {**vision, "projection_dim": 16}
+        if recipe.long_clip_from_clip_vip and tower is not None:  # the same image transformer, CLS per frame
+            keep = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "image_size",
+                    "patch_size")  # fmt: skip
+            long_clip = {**{k: clip_vip[k] for k in keep}, "projection_dim": encoder.config.projection_dim}
         config = HiLightConfig.tiny(
-            clip_vip_config=clip_vip, long_clip_config=vision,
+            clip_vip_config=clip_vip, long_clip_config=long_clip,
             text_config=dict(vocab_size=len(tok), pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                             initializer_range=recipe.llm_init_range,
+                             initializer_range=recipe.llm_init_range, hidden_size=llm, intermediate_size=2 * llm,
+                             num_hidden_layers=recipe.llm_layers, num_attention_heads=4, num_key_value_heads=4,
+                             head_dim=llm // 4,
                              eos_token_id=[tok.eos_token_id, tok.convert_tokens_to_ids("<end_of_turn>")]),
             video_token_id=processor.video_token_id, num_frames=recipe.num_frames,
             queries_per_frame=recipe.queries_per_frame, token_mining_variant=recipe.token_mining_variant,
+            token_mining_attention=recipe.token_mining_attention,
+            token_mining_hidden_size=llm if recipe.token_mining_variant == "improved" else 16,
+            token_mining_num_heads=4 if recipe.token_mining_variant == "improved" else 2,
         )  # fmt: skip
         model = HiLightForConditionalGeneration(config)
     if tower is not None:  # the encoder stage's CLIP-ViP+ becomes the video tower
         from ..conversion_utils import load_state_dict_strictly
 
         load_state_dict_strictly(model.model.clip_vip, tower.state_dict(), recipe.clip_vip_path)
+        if recipe.long_clip_from_clip_vip:
+            load_state_dict_strictly(model.model.long_clip, long_clip_state_from_clip_vip(encoder), recipe.clip_vip_path)
     # alignment: only token mining learns (the reference); instruct: LoRA decides (see below)
-    model.config.freeze_language_model = stage == "align"
+    model.config.freeze_language_model = stage == "align" and not recipe.train_language_model
     model.config.freeze_token_mining = stage == "instruct" and not recipe.train_token_mining
-    model.model.apply_freezing()
+    model.apply_freezing()
     return model
+
+
+def long_clip_state_from_clip_vip(encoder) -> dict:
+    """A Long-CLIP (`CLIPVisionModelWithProjection`) state dict from a CLIP-ViP+ model: the same
+    image transformer without the proxies and the temporal embedding, and its video projection.
+    Both towers of the paper start from CLIP image transformers; with no pretrained Long-CLIP here,
+    the keyframe tower starts from the one our encoder stage trained."""
+    state = {f"vision_model.{k}": v for k, v in encoder.vision_model.state_dict().items()
+             if not k.startswith(("embeddings.added_cls", "embeddings.temporal_embedding"))}  # fmt: skip
+    state["visual_projection.weight"] = encoder.visual_projection.weight
+    return state
 
 
 def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
@@ -205,14 +291,16 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
     data = load_training_data(recipe.data, recipe.video_root)
     train_data = limit(data["train"] if "train" in data else data, recipe.max_train_samples)
     eval_data = limit(data.get("validation") if hasattr(data, "get") else None, recipe.max_eval_samples)
-    processor = make_processor(recipe, train_data)
+    processor = make_processor(recipe, train_data, stage)
     set_seed(args.seed)  # the same new weights on every rank and every run
     skipped = SkippedSamples()
     args.remove_unused_columns = False  # our collators read the raw columns
     callbacks = [SkippedSamplesCallback(skipped)]
     if stage == "encoder":
         model = encoder_model(recipe, processor)
-        collator = VideoCaptionCollator(processor, skipped, seed=args.seed)
+        callbacks.append(ClampLogitScale(model))
+        grounding = model.config.vision_config.patch_size if model.config.grounding_loss_weight else None
+        collator = VideoCaptionCollator(processor, skipped, seed=args.seed, grounding_patch_size=grounding)
         trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
                           data_collator=collator, callbacks=callbacks)  # fmt: skip
     elif stage == "align":

@@ -1,0 +1,121 @@
+"""The supervised grounding loss and its ground truth: words that name balls, the patch that
+holds each ball, the collator's targets, and the loss against a loop written out."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from training_fixtures import billiards, recipe
+
+from modeling_hilight import CLIPViPPlusConfig, CLIPViPPlusModel
+from modeling_hilight.grounding_loss import PatchGroundingLoss
+from modeling_hilight.training.billiards.grounding import ball_patch, ball_patches, ball_words, token_balls
+from modeling_hilight.training.billiards.physics import BALL_COLOURS
+from modeling_hilight.training.collator import VideoCaptionCollator
+from modeling_hilight.training.data import load_training_data
+from modeling_hilight.training.train import make_processor
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The cue ball sends the red 3 into the top-left pocket.", [("cue", 0), ("red", 3), ("3", 3)]),
+        ("the striped maroon 15 drops in", [("maroon", 15), ("15", 15)]),
+        ("The white ball makes first contact with the Black 8.", [("white", 0), ("Black", 8), ("8", 8)]),
+        ("after one cushion, 3 balls remain", []),  # counts name nothing
+        ("the red 5 is no ball", []),  # colour and number disagree
+        ("the cue stick", []),
+    ],
+)
+def test_ball_words_find_the_words_that_name_a_ball(text, expected):
+    assert [(text[s:e], ball) for s, e, ball in ball_words(text)] == expected
+
+
+def test_token_balls_maps_character_spans_to_tokens():
+    offsets = [(0, 0), (0, 3), (4, 7), (8, 11), (12, 13), (0, 0)]  # "<bos>" "the" "red" ... "3" "<pad>"
+    assert token_balls(offsets, [(8, 11, 3), (12, 13, 3)]) == [(3, 3), (4, 3)]
+
+
+def test_ball_patch_and_covered_patches_after_a_squash_resize():
+    # a 128 x 64 frame squashed to 96 x 96, patches of 8: x scales by 0.75, y by 1.5
+    assert ball_patch(10.0, 10.0, 128, 64, 96, 8) == (15 // 8) * 12 + (7 // 8)
+    assert ball_patch(127.9, 63.9, 128, 64, 96, 8) == 143
+    covered = ball_patches(20.0, 20.0, 2.0, 128, 64, 96, 8)  # centre (15, 30), radii (1.5, 3)
+    assert ball_patch(20.0, 20.0, 128, 64, 96, 8) in covered
+    brute = {
+        (int(y) // 8) * 12 + int(x) // 8
+        for x in np.linspace(15 - 1.5, 15 + 1.5, 61)
+        for y in np.linspace(30 - 3, 30 + 3, 61)
+        if ((x - 15) / 1.5) ** 2 + ((y - 30) / 3) ** 2 <= 1
+    }
+    assert covered == brute
+
+
+def test_grounding_loss_equals_a_loop_over_targets():
+    torch.manual_seed(0)
+    text, patches = torch.randn(2, 5, 8), torch.randn(2, 3 * 4, 8)  # 3 frames of 4 patches
+    targets = torch.tensor([[0, 1, 0, 3], [1, 4, 2, 0], [1, 2, 1, 2]])
+    loss = PatchGroundingLoss(logit_scale=7.0)(text, patches, targets, patches_per_frame=4)
+    terms = []
+    for b, t, f, p in targets.tolist():
+        word = text[b, t] / text[b, t].norm()
+        region = patches[b, 4 * f : 4 * f + 4]
+        logits = 7.0 * (region / region.norm(dim=-1, keepdim=True)) @ word
+        terms.append(-torch.log_softmax(logits, 0)[p])
+    torch.testing.assert_close(loss, torch.stack(terms).mean())
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return billiards(tmp_path_factory.mktemp("billiards"), clips=6)
+
+
+def test_collator_targets_point_at_pixels_of_the_named_ball(data, tmp_path):
+    """Independent of the index arithmetic: the decoded frame, at the target patch, shows the
+    named ball's colour (nearer to it than to the table's cloth)."""
+    train = load_training_data(data)["train"]
+    r, _ = recipe("encoder", data, tmp_path / "out", image_size=64, num_frames=6)
+    processor = make_processor(r, train)
+    collator = VideoCaptionCollator(processor, grounding_patch_size=8)
+    batch = collator([train[i] for i in range(len(train))])
+    targets = batch["grounding_targets"]
+    assert targets.shape[1] == 4 and len(targets) > 0
+    mean = torch.tensor(processor.video_processor.image_mean).view(3, 1, 1)
+    std = torch.tensor(processor.video_processor.image_std).view(3, 1, 1)
+    tokens = processor.tokenizer.convert_ids_to_tokens
+    hits = 0
+    for sample, token, frame, patch in targets.tolist():
+        word = tokens(int(batch["input_ids"][sample, token]))
+        assert word in {"cue", "white"} or word.isdigit() or word in {c for c, _ in BALL_COLOURS.values()}
+        pixels = (batch["pixel_values_videos"][sample, frame] * std + mean) * 255  # [3, 64, 64]
+        row, column = divmod(patch, 8)
+        region = pixels[:, row * 8 : row * 8 + 8, column * 8 : column * 8 + 8].reshape(3, -1).T
+        cloth = pixels.reshape(3, -1).median(dim=1).values
+        ball = next(b for b in range(16) if tokens(int(batch["input_ids"][sample, token])) in
+                    (str(b), BALL_COLOURS[b][0]) or (b == 0 and word in {"cue", "white"}))  # fmt: skip
+        colour = torch.tensor(BALL_COLOURS[ball][1], dtype=torch.float32)
+        # some pixel of the patch is nearer the ball's colour than the cloth is
+        hits += bool(((region - colour).norm(dim=1) < (cloth - colour).norm() * 0.8).any())
+    assert hits / len(targets) > 0.9
+
+
+def test_grounding_loss_joins_the_model_loss_with_its_weight():
+    config = CLIPViPPlusConfig(
+        text_config=dict(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, max_position_embeddings=16),
+        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=16, patch_size=8, temporal_size=2),
+        projection_dim=8, language_mask_policy="special_tokens", grounding_loss_weight=0.5,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = CLIPViPPlusModel(config)
+    ids, video = torch.randint(5, 50, (2, 6)), torch.randn(2, 2, 3, 16, 16)
+    targets = torch.tensor([[0, 2, 1, 3], [1, 4, 0, 0]])
+    with_targets = model(input_ids=ids, pixel_values_videos=video, grounding_targets=targets, return_loss=True)
+    without = model(input_ids=ids, pixel_values_videos=video, return_loss=True)
+    expected = PatchGroundingLoss(20.0)(with_targets.local_text_tokens, with_targets.local_video_tokens, targets, 4)
+    torch.testing.assert_close(with_targets.loss_grounding, expected)
+    torch.testing.assert_close(with_targets.loss, without.loss + 0.5 * expected)
+    assert without.loss_grounding is None
