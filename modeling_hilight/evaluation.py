@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 import time
 from collections import Counter
@@ -42,7 +41,6 @@ from typing import Any
 import torch
 
 from .answer_matching import match_answer
-from .training.billiards.physics import BALL_COLOURS
 from .training.billiards.text import QUESTION_TYPES, answer_fact
 
 logger = logging.getLogger(__name__)
@@ -141,7 +139,6 @@ def generate_answers(model, processor, conversations: list[list[dict]], batch_si
         prompts = [processor.apply_chat_template(c, add_generation_prompt=True) for c in chunk]
         videos = [b["path"] for c in chunk for m in c for b in m["content"] if b.get("type") == "video"]
         inputs = processor(text=prompts, videos=videos, padding_side="left")
-        inputs.pop("video_metadata", None)
         inputs = {k: v.to(model.device) for k, v in inputs.items()}
         tokens = model.generate(**inputs, **answer_settings(processor), max_new_tokens=max_new_tokens, do_sample=False)
         new = tokens[:, inputs["input_ids"].shape[1] :]
@@ -251,7 +248,7 @@ def _encode_pool(clip_model, processor, rows, batch_size, bar, need_local=False)
     tokenizer = processor.tokenizer
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
-        pixels = processor.video_processor([r["video"] for r in chunk])
+        pixels = processor.video_processor([r["video"] for r in chunk], return_metadata=need_local)
         tokens = caption_batch(tokenizer, [r["caption"] for r in chunk], return_offsets_mapping=need_local)
         offsets = tokens.pop("offset_mapping", None)
         tokens = {k: v.to(clip_model.device) for k, v in tokens.items()}
@@ -293,35 +290,18 @@ def evaluate_retrieval(clip_model, processor, dataset, *, pool: int = 100, batch
             "chance": {"R@1": round(1 / n, 4), "R@5": round(min(5, n) / n, 4)}}  # fmt: skip
 
 
-COLOUR_WORDS = {name: number for number, (name, _) in BALL_COLOURS.items() if number <= 8}
-_BALL_IN_CAPTION = re.compile(rf"\b(?:(?P<striped>striped)\s+)?(?P<colour>{'|'.join(COLOUR_WORDS)})\s+(?P<number>\d+)\b"
-                              r"|\b(?P<cue>cue|white)\s+ball\b")  # fmt: skip
+def word_kind(word: str) -> str:
+    """How a ball-naming word names its ball: "number", "cue" ("cue"/"white" of the cue ball) or "colour"."""
+    return "number" if word.isdigit() else "cue" if word.lower() in ("cue", "white") else "colour"
 
 
-def ball_words(caption: str) -> list[tuple[int, int, int, str]]:
-    """The words of a caption that name a ball: `(start, end, ball, kind)` with kind "colour",
-    "number" or "cue" ("cue"/"white" of the cue ball)."""
-    out = []
-    for m in _BALL_IN_CAPTION.finditer(caption.lower()):
-        if m["cue"]:
-            out.append((m.start("cue"), m.end("cue"), 0, "cue"))
-            continue
-        ball = int(m["number"])
-        out.append((m.start("colour"), m.end("colour"), ball, "colour"))
-        out.append((m.start("number"), m.end("number"), ball, "number"))
-    return out
+def cover_mask(x: float, y: float, radius: float, width: int, height: int, size: int, patch: int) -> torch.Tensor:
+    """[patches] bool: the patches of a `size`-px squash-resized input that the ball's disc covers."""
+    from .training.billiards.grounding import ball_patches
 
-
-def ball_patches(x: float, y: float, radius: float, width: int, height: int, size: int, patch: int) -> torch.Tensor:
-    """[grid, grid] bool: the patches of a `size`-px model input (squash-resized from `width` x `height`)
-    that cover a ball centred at (x, y) with `radius`, in the original frame's pixels."""
-    grid = size // patch
-    cx, cy, rx, ry = x * size / width, y * size / height, radius * size / width, radius * size / height
-    edges = torch.arange(grid, dtype=torch.float64) * patch
-    # the point of each patch nearest the centre, per axis; the patch covers the ball's ellipse if it is inside
-    dx = (torch.clamp(torch.tensor(cx), edges, edges + patch) - cx) / rx
-    dy = (torch.clamp(torch.tensor(cy), edges, edges + patch) - cy) / ry
-    return dy[:, None] ** 2 + dx[None, :] ** 2 <= 1.0
+    mask = torch.zeros((size // patch) ** 2, dtype=torch.bool)
+    mask[list(ball_patches(x, y, radius, width, height, size, patch))] = True
+    return mask
 
 
 def local_features(clip_model, text_outputs, video_outputs) -> tuple[torch.Tensor, torch.Tensor]:
@@ -341,14 +321,9 @@ def local_features(clip_model, text_outputs, video_outputs) -> tuple[torch.Tenso
     return normalize(text_head(text_h), dim=-1), normalize(video_head(patch_h), dim=-1)
 
 
-def frame_indices(pixels, b: int, row: dict, frames: int) -> list[int]:
-    """The source frames the video processor took for video `b` (its metadata, else the uniform rule)."""
-    from .processing import sample_indices
-
-    metadata = pixels.get("video_metadata")
-    if metadata is not None:
-        return list(metadata[b]["frames_indices"])
-    return sample_indices(row["num_frames"], frames).tolist()
+def frame_indices(pixels, b: int) -> list[int]:
+    """The source frames the video processor took for video `b` (asked with `return_metadata=True`)."""
+    return list(pixels["video_metadata"][b]["frames_indices"])
 
 
 def evaluate_grounding(clip_model, processor, dataset, *, max_clips: int = 100, batch_size: int = 16,
@@ -362,6 +337,9 @@ def evaluate_grounding(clip_model, processor, dataset, *, max_clips: int = 100, 
     figures count colour and number words (the cue ball's "cue"/"white" is reported under "cue"
     only). `any_ball_rate`: the peak covers some ball, named or not; a peak that finds balls but
     not the named one shows as a high any-ball rate beside a low hit rate."""
+    from .training.billiards.grounding import ball_words
+    from .training.collator import caption_texts
+
     test, _ = split_test_train(dataset)
     if processor.video_processor.resize_mode != "squash":
         raise ValueError("grounding maps ball positions through a squash resize; the processor uses "
@@ -370,25 +348,26 @@ def evaluate_grounding(clip_model, processor, dataset, *, max_clips: int = 100, 
     vision = clip_model.config.vision_config
     size, patch, per_frame = vision.image_size, vision.patch_size, vision.num_patches_per_frame
     tokenizer = processor.tokenizer
-    special, start = set(tokenizer.all_special_ids), len(tokenizer.bos_token) + 1  # "<bos> caption <eos>"
+    special = set(tokenizer.all_special_ids)
     pairs: dict[str, list[tuple[bool, float, bool]]] = {"colour": [], "number": [], "cue": []}  # (hit, chance, any)
     bar = _bar(len(rows), "grounding", progress)
     for chunk, _, _, (video, text, pixels, tokens, offsets) in _encode_pool(clip_model, processor, rows, batch_size,
                                                                             bar, need_local=True):  # fmt: skip
         words, patches = local_features(clip_model, text, video)
+        texts = caption_texts(tokenizer, [r["caption"] for r in chunk])  # what the offsets point into
         frames = patches.shape[1] // per_frame
         patches = patches.view(len(chunk), frames, per_frame, -1)
         for b, row in enumerate(chunk):
             positions = json.loads(row["ball_positions"])
             covers = []  # per sampled frame: {ball: [patches] bool}
-            for source in frame_indices(pixels, b, row, frames):
-                covers.append({p["ball"]: ball_patches(p["x"], p["y"], p["radius"], row["width"], row["height"], size,
-                                                       patch).flatten() for p in positions[source]})  # fmt: skip
+            for source in frame_indices(pixels, b):
+                covers.append({p["ball"]: cover_mask(p["x"], p["y"], p["radius"], row["width"], row["height"], size,
+                                                     patch) for p in positions[source]})  # fmt: skip
             valid = [bool(m) and int(i) not in special for m, i in zip(tokens["attention_mask"][b], tokens["input_ids"][b])]
-            for first, last, ball, kind in ball_words(row["caption"]):
-                span = [t for t, (s, e) in enumerate(offsets[b].tolist())
-                        if valid[t] and s < start + last and e > start + first and e > s]  # fmt: skip
-                if not span:
+            for first, last, ball in ball_words(texts[b]):
+                kind = word_kind(texts[b][first:last])
+                span = [t for t, (s, e) in enumerate(offsets[b].tolist()) if valid[t] and first <= s and e <= last and e > s]
+                if not span:  # cut off by max_length
                     continue
                 word = torch.nn.functional.normalize(words[b, span].mean(0), dim=-1)
                 peaks = (patches[b] @ word).argmax(-1).tolist()  # per frame

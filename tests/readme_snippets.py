@@ -11,6 +11,11 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def python_blocks(heading: str) -> list[str]:
     """The ```python blocks of the README section that starts with the line `heading`, in order
     (up to the next heading of the same or a higher level)."""
+    return code_blocks(heading, "python")
+
+
+def code_blocks(heading: str, language: str) -> list[str]:
+    """The ```LANGUAGE blocks of the README section that starts with the line `heading`."""
     level = len(heading.split(" ")[0])
     blocks, inside, fence, current = [], False, None, []
     for line in README.read_text().splitlines():
@@ -27,15 +32,14 @@ def python_blocks(heading: str) -> list[str]:
             if fence is None:
                 fence, current = line[3:].strip(), []
             else:
-                if fence == "python":
+                if fence == language:
                     blocks.append("\n".join(current) + "\n")
                 fence = None
         elif fence is not None:
             current.append(line)
     if not blocks:
-        raise AssertionError(f"README section {heading!r} has no python block")
+        raise AssertionError(f"README section {heading!r} has no {language} block")
     return blocks
-
 
 
 def snippet(name: str) -> str:

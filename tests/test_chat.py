@@ -92,7 +92,6 @@ def test_session_keeps_history_encodes_the_video_once_and_reuses_the_cache(world
     model, processor = chat.model, chat.processor
     inputs = processor(text=processor.apply_chat_template(chat.messages[:-1], add_generation_prompt=True),
                        videos=[str(world["video"])])  # fmt: skip
-    inputs.pop("video_metadata", None)
     assert inputs["input_ids"][0].tolist() == chat.prompt_ids_of(chat.messages[:-1])
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=int(TOKENS), do_sample=False, **answer_settings(processor))

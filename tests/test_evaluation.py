@@ -13,8 +13,8 @@ from eval_fixtures import billiards, tiny_checkpoints
 from modeling_hilight.answer_matching import match_answer
 from modeling_hilight.bundled import load_model
 from modeling_hilight.evaluation import (
-    ball_patches, ball_words, derangement, encoder_for, evaluate, evaluate_grounding, evaluate_qa, evaluate_retrieval,
-    recall_at, summarise_qa,
+    cover_mask, derangement, encoder_for, evaluate, evaluate_grounding, evaluate_qa, evaluate_retrieval, recall_at,
+    summarise_qa, word_kind,
 )  # fmt: skip
 from modeling_hilight.training.billiards import load_billiards
 from modeling_hilight.training.billiards.text import answer_fact
@@ -41,7 +41,6 @@ def generate_one(model, processor, messages):
     prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
     video = next(b["path"] for m in messages for b in m["content"] if b.get("type") == "video")
     inputs = processor(text=prompt, videos=[video])
-    inputs.pop("video_metadata", None)
     stops = [processor.tokenizer.eos_token_id, processor.tokenizer.convert_tokens_to_ids("<end_of_turn>")]
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=NEW_TOKENS, do_sample=False, eos_token_id=stops,
@@ -154,9 +153,11 @@ def test_retrieval_equals_the_models_own_logits(world):
     assert result["pool"] == 3 and result["chance"] == {"R@1": 0.3333, "R@5": 1.0}
 
 
-def test_ball_words_of_a_caption():
+def test_ball_naming_words_of_a_caption_and_their_kind():
+    from modeling_hilight.training.billiards.grounding import ball_words
+
     caption = "The cue ball sends the striped maroon 15 into the top-left pocket, and the red 3 drops in."
-    words = [(caption.lower()[s:e], ball, kind) for s, e, ball, kind in ball_words(caption)]
+    words = [(caption[s:e], ball, word_kind(caption[s:e])) for s, e, ball in ball_words(caption)]
     assert words == [("cue", 0, "cue"), ("maroon", 15, "colour"), ("15", 15, "number"), ("red", 3, "colour"),
                      ("3", 3, "number")]  # fmt: skip
 
@@ -179,21 +180,23 @@ def test_ball_patches_against_point_sampling():
     for _ in range(100):
         x, y = float(torch.rand(1, generator=generator)) * width, float(torch.rand(1, generator=generator)) * height
         radius = 0.5 + 3 * float(torch.rand(1, generator=generator))
-        got = ball_patches(x, y, radius, width, height, size, patch)
+        got = cover_mask(x, y, radius, width, height, size, patch).view(size // patch, size // patch)
         assert not (sampled(x, y, radius) & ~got).any()
         assert not (got & ~sampled(x, y, radius + 0.2)).any()
     # by hand: a ball of radius 1 at (16, 16) of a 64x32 frame sits on the corner of 4 patches of a 32 px input
-    assert ball_patches(16.0, 16.0, 1.0, 64, 32, 32, 8).nonzero().tolist() == [[1, 0], [1, 1], [2, 0], [2, 1]]
+    assert cover_mask(16.0, 16.0, 1.0, 64, 32, 32, 8).nonzero().flatten().tolist() == [4, 5, 8, 9]
 
 
 def test_grounding_equals_the_local_tokens_of_the_models_forward(world):
+    from modeling_hilight.training.billiards.grounding import ball_patches
+
     model, processor = load_model(world["encoder"])
     data = load_billiards(world["data"])
     result = evaluate_grounding(model, processor, data, max_clips=3, batch_size=2)
     tok, vision = processor.tokenizer, model.config.vision_config
     hits, chance, anywhere = [], [], []
     for row in data["test"].select(range(3)):
-        decoded = processor.video_processor(row["video"])
+        decoded = processor.video_processor(row["video"], return_metadata=True)
         text = f"{tok.bos_token} {row['caption']} {tok.eos_token}"
         enc = tok(text, add_special_tokens=False, return_offsets_mapping=True, return_tensors="pt")
         with torch.no_grad():
@@ -215,12 +218,11 @@ def test_grounding_equals_the_local_tokens_of_the_models_forward(world):
                         if ball is None:
                             continue
                         peak = int((patches[t] @ words[token]).argmax())
-                        grid = ball_patches(ball["x"], ball["y"], ball["radius"], row["width"], row["height"], 32, 8)
-                        hits.append(bool(grid.flatten()[peak]))
-                        chance.append(float(grid.float().mean()))
-                        union = sum(ball_patches(b["x"], b["y"], b["radius"], row["width"], row["height"], 32, 8).int()
-                                    for b in positions[source])  # fmt: skip
-                        anywhere.append(bool(union.flatten()[peak]))
+                        covered = ball_patches(ball["x"], ball["y"], ball["radius"], row["width"], row["height"], 32, 8)
+                        hits.append(peak in covered)
+                        chance.append(len(covered) / 16)
+                        anywhere.append(any(peak in ball_patches(b["x"], b["y"], b["radius"], row["width"], row["height"],
+                                                                 32, 8) for b in positions[source]))  # fmt: skip
     assert result["pairs"] == len(hits) > 0
     assert result["hit_rate"] == pytest.approx(sum(hits) / len(hits), abs=1e-4)
     assert result["chance_rate"] == pytest.approx(sum(chance) / len(chance), abs=1e-4)

@@ -3,31 +3,16 @@ with exec, `hilight ...` lines through the command's own entry point, in a folde
 snippets name (`shot.mp4`, `data/billiards`) and with a tiny model in the bundled model's place."""
 
 import io
-import re
 import shlex
 import shutil
-from pathlib import Path
 
 import pytest
 from eval_fixtures import billiards, tiny_checkpoints
+from readme_snippets import code_blocks, python_blocks
 
 from modeling_hilight import bundled
 from modeling_hilight.cli import main
 from modeling_hilight.training.billiards import load_billiards
-
-README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def section(heading: str) -> str:
-    text = README.read_text()
-    start = text.index(f"\n{heading}\n")
-    level = heading.split()[0]
-    ends = [m.start() for m in re.finditer(r"\n#{1,%d} " % len(level), text[start + 1 :])]
-    return text[start : start + 1 + ends[0]] if ends else text[start:]
-
-
-def blocks(heading: str, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", section(heading), re.S)
 
 
 def commands(block: str) -> list[list[str]]:
@@ -55,7 +40,7 @@ def in_place(place, monkeypatch):
 
 def run_commands(heading, capsys, stdin=""):
     ran = 0
-    for block in blocks(heading, "bash"):
+    for block in code_blocks(heading, "bash"):
         for argv in commands(block):
             assert argv[0] == "hilight", argv
             with pytest.MonkeyPatch.context() as patch:
@@ -66,7 +51,7 @@ def run_commands(heading, capsys, stdin=""):
 
 
 def test_load_bundled_snippet(in_place, capsys):
-    (code,) = blocks("### In Python: `load_bundled()`", "python")
+    (code,) = python_blocks("### In Python: `load_bundled()`")
     exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == 2 and all(printed)  # two answers
@@ -87,7 +72,7 @@ def test_eval_snippets(in_place, capsys):
     assert run_commands("## Measuring a model: `hilight eval`", capsys) == 1
     out = capsys.readouterr().out
     assert "**Gap" in out and (in_place / "eval" / "eval.json").is_file() and (in_place / "eval" / "eval.md").is_file()
-    (code,) = blocks("## Measuring a model: `hilight eval`", "python")
+    (code,) = python_blocks("## Measuring a model: `hilight eval`")
     exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == 3 and printed[1].startswith("{'R@1': ")
