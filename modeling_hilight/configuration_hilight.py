@@ -49,6 +49,8 @@ class HiLightConfig(PreTrainedConfig):
     token_mining_num_heads (`int`, 8): heads of the `improved` variant.
     token_mining_attention (`str`, "clip"): what the `improved` variant's queries of a keyframe see:
         `"clip"` (every CLIP-ViP token) or `"frame"` (the prefix tokens and that keyframe's frame).
+    query_grounding_loss_weight (`float`, 1.0): weight of the query grounding loss (grounding_loss.py;
+        not in the paper) when `forward` gets `token_mining_targets`.
     num_frames (`int`, 12): frames per video for CLIP-ViP (and Long-CLIP unless the processor sends
         separate keyframes).
     video_token_id (`int`): the placeholder token the processor repeats once per vision token.
@@ -72,6 +74,7 @@ class HiLightConfig(PreTrainedConfig):
     token_mining_hidden_size: int = 512
     token_mining_num_heads: int = 8
     token_mining_attention: Literal["clip", "frame"] = "clip"
+    query_grounding_loss_weight: float = 1.0
     num_frames: int = 12
     video_token_id: int = 255999
     freeze_clip_vip: bool = True

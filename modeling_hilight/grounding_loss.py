@@ -34,4 +34,18 @@ class PatchGroundingLoss(nn.Module):
         return F.cross_entropy(logits, patch)
 
 
-__all__ = ["PatchGroundingLoss"]
+class QueryGroundingLoss(nn.Module):
+    """The same supervision for token mining's queries (frame-local `improved` variant): query j of
+    keyframe k should look at the patch of object j, or at CLS (index 0) when object j is not in
+    that frame. With a_kjp the query's attention weights (mean over heads) over [prefix, patches]:
+
+        L = mean_{k, j labelled} -log a_kjp*      (targets -100: no label)
+    """
+
+    def forward(self, attention_weights: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """attention_weights [V, K, q, M + L]; targets [V, K, q] indices into the last axis, or -100."""
+        log_weights = attention_weights.clamp_min(1e-9).log()
+        return F.nll_loss(log_weights.flatten(0, 2), targets.flatten().long(), ignore_index=-100)
+
+
+__all__ = ["PatchGroundingLoss", "QueryGroundingLoss"]

@@ -27,6 +27,7 @@ from transformers.utils import logging
 
 from .configuration_hilight import HiLightConfig
 from .modeling_clip_vip_plus import CLIPViPVisionModel
+from .grounding_loss import QueryGroundingLoss
 from .token_mining import ImprovedTokenMining, build_token_mining
 
 logger = logging.get_logger(__name__)
@@ -42,14 +43,25 @@ CACHE = "cache" if "cache" in BaseModelOutputWithPast.__dataclass_fields__ else 
 
 @dataclass
 class HiLightModelOutputWithPast(BaseModelOutputWithPast):
-    r"""video_hidden_states [V, tokens, D_text]: the vision tokens of this call's videos, if any."""
+    r"""video_hidden_states [V, tokens, D_text]: the vision tokens of this call's videos, if any.
+    query_grounding_loss: with `token_mining_targets`, the QueryGroundingLoss of token mining's queries."""
 
     video_hidden_states: torch.Tensor | None = None
+    query_grounding_loss: torch.Tensor | None = None
+
+
+@dataclass
+class HiLightVideoOutput(BaseModelOutputWithPooling):
+    r"""pooler_output [V, K*q, D_text]: the vision tokens; last_hidden_state [V, 4 + T*L, D_vip]: the
+    CLIP-ViP tokens they were mined from; keyframe_embeds [V, K, D_long]: Long-CLIP's keyframe embeddings."""
+
+    keyframe_embeds: torch.Tensor | None = None
 
 
 @dataclass
 class HiLightCausalLMOutputWithPast(CausalLMOutputWithPast):
     video_hidden_states: torch.Tensor | None = None
+    query_grounding_loss: torch.Tensor | None = None
 
 
 class HiLightPreTrainedModel(PreTrainedModel):
@@ -96,6 +108,7 @@ class HiLightModel(HiLightPreTrainedModel):
         self.long_clip = CLIPVisionModelWithProjection._from_config(config.long_clip_config)
         self.token_mining = build_token_mining(config)
         self.language_model = AutoModel.from_config(config.text_config)
+        self.query_grounding_loss = QueryGroundingLoss()
         self.post_init()
         self.apply_freezing()
         self._warned_adapters_in_towers = False
@@ -149,9 +162,10 @@ class HiLightModel(HiLightPreTrainedModel):
 
     def get_video_features(
         self, pixel_values_videos: torch.Tensor, pixel_values_keyframes: torch.Tensor | None = None, **kwargs
-    ) -> BaseModelOutputWithPooling | None:
+    ) -> HiLightVideoOutput | None:
         """Vision tokens for V videos: `pooler_output` [V, K * tokens_per_frame, D_text] (what the LLM
-        gets); `last_hidden_state` holds the CLIP-ViP tokens [V, 4 + T*L, D_vip] they were mined from.
+        gets); `last_hidden_state` holds the CLIP-ViP tokens [V, 4 + T*L, D_vip] they were mined from,
+        `keyframe_embeds` Long-CLIP's [V, K, D_long].
 
         CLIP-ViP+ sees `pixel_values_videos` [V, T, 3, H, W]; Long-CLIP sees `pixel_values_keyframes`
         [V, K, 3, H, W], or the same frames when it is None (the reference). None without videos
@@ -171,8 +185,9 @@ class HiLightModel(HiLightPreTrainedModel):
         clip_tokens = self.clip_vip(pixel_values_videos).last_hidden_state
         videos, frames = keyframes.shape[:2]
         keyframe_embeds = self.long_clip(pixel_values=keyframes.flatten(0, 1)).image_embeds.view(videos, frames, -1)
-        return BaseModelOutputWithPooling(
-            last_hidden_state=clip_tokens, pooler_output=self.token_mining(clip_tokens, keyframe_embeds)
+        return HiLightVideoOutput(
+            last_hidden_state=clip_tokens, pooler_output=self.token_mining(clip_tokens, keyframe_embeds),
+            keyframe_embeds=keyframe_embeds,
         )
 
     def vision_token_scale(self) -> torch.Tensor | float:
@@ -217,10 +232,13 @@ class HiLightModel(HiLightPreTrainedModel):
         cache=None,
         inputs_embeds: torch.Tensor | None = None,
         mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | None = None,
+        token_mining_targets: torch.LongTensor | None = None,
         **kwargs,
     ) -> HiLightModelOutputWithPast:
         r"""mm_encoder_outputs: `{"video": get_video_features(...)}` computed beforehand (generate does this
-        once per call); then no pixel values are passed. `cache` is also accepted as `past_key_values`."""
+        once per call); then no pixel values are passed. `cache` is also accepted as `past_key_values`.
+        token_mining_targets [V, K, q] (optional): where each token-mining query should look (an index into
+        [prefix, frame patches], -100 for none); gives `query_grounding_loss` (grounding_loss.py)."""
         cache = kwargs.pop("past_key_values", None) if cache is None else cache
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
@@ -234,7 +252,12 @@ class HiLightModel(HiLightPreTrainedModel):
 
         if video_output is None and pixel_values_videos is not None:
             video_output = self.get_video_features(pixel_values_videos, pixel_values_keyframes)
-        video_features = None
+        video_features = query_loss = None
+        if token_mining_targets is not None:
+            if video_output is None or getattr(video_output, "keyframe_embeds", None) is None:
+                raise ValueError("token_mining_targets need pixel_values_videos in the same call.")
+            weights = self.token_mining.attention_weights(video_output.last_hidden_state, video_output.keyframe_embeds)
+            query_loss = self.query_grounding_loss(weights, token_mining_targets.to(weights.device))
         if video_output is not None:
             video_features = video_output.pooler_output.to(inputs_embeds.device, inputs_embeds.dtype)
             mask = self.video_token_mask(input_ids, inputs_embeds, video_features).to(inputs_embeds.device)
@@ -257,6 +280,7 @@ class HiLightModel(HiLightPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             video_hidden_states=video_features,
+            query_grounding_loss=query_loss,
         )
 
 
@@ -315,9 +339,12 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | None = None,
+        token_mining_targets: torch.LongTensor | None = None,
         **kwargs,
     ) -> HiLightCausalLMOutputWithPast:
-        r"""labels [B, S]: next-token targets, -100 where no loss is taken (prompt, video, padding)."""
+        r"""labels [B, S]: next-token targets, -100 where no loss is taken (prompt, video, padding).
+        token_mining_targets: see `HiLightModel.forward`; the loss then adds
+        `config.query_grounding_loss_weight * query_grounding_loss`."""
         outputs = self.model(
             input_ids=input_ids,
             pixel_values_videos=pixel_values_videos,
@@ -327,6 +354,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
             cache=cache,
             inputs_embeds=inputs_embeds,
             mm_encoder_outputs=mm_encoder_outputs,
+            token_mining_targets=token_mining_targets,
             **kwargs,
         )
         hidden = outputs.last_hidden_state
@@ -338,6 +366,9 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs)
+        if outputs.query_grounding_loss is not None:
+            extra = self.config.query_grounding_loss_weight * outputs.query_grounding_loss
+            loss = extra if loss is None else loss + extra
         return HiLightCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
@@ -345,6 +376,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             video_hidden_states=outputs.video_hidden_states,
+            query_grounding_loss=outputs.query_grounding_loss,
         )
 
 

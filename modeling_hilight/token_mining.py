@@ -145,6 +145,20 @@ class ImprovedTokenMining(nn.Module):
         queries = queries + self.mlp(self.mlp_norm(queries))
         return self.output_projector(self.output_norm(queries))
 
+    def attention_weights(self, clip_tokens: torch.Tensor, keyframe_embeds: torch.Tensor) -> torch.Tensor:
+        """[V, K, q, M + L]: where each query of each keyframe looks (softmax weights, mean over heads)
+        among the prefix tokens and its frame's patches; `attention="frame"` only."""
+        if self.attention != "frame":
+            raise ValueError("attention_weights needs token mining attention='frame'.")
+        videos, frames, _ = keyframe_embeds.shape
+        queries = self.keyframe_projector(keyframe_embeds)[:, :, None, :] + self.slots
+        q = self.q_proj(self.query_norm(queries)).flatten(0, 1)  # [V*K, q, H]
+        k = self.k_proj(self.frame_local(self.kv_norm(clip_tokens), frames))  # [V*K, M+L, H]
+        q = q.view(*q.shape[:2], self.num_heads, -1).transpose(1, 2)
+        k = k.view(*k.shape[:2], self.num_heads, -1).transpose(1, 2)
+        weights = (q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5).softmax(-1).mean(1)
+        return weights.view(videos, frames, *weights.shape[1:])
+
     def frame_local(self, clip_tokens: torch.Tensor, keyframes: int) -> torch.Tensor:
         """[V, M + T*L, D] -> [V*K, M + L, D]: for keyframe k, the prefix and the nearest clip frame."""
         videos, tokens, width = clip_tokens.shape

@@ -9,11 +9,12 @@ import torch
 import torch.nn.functional as F
 from training_fixtures import billiards, recipe
 
-from modeling_hilight import CLIPViPPlusConfig, CLIPViPPlusModel
-from modeling_hilight.grounding_loss import PatchGroundingLoss
-from modeling_hilight.training.billiards.grounding import ball_patch, ball_patches, ball_words, token_balls
+from modeling_hilight import CLIPViPPlusConfig, CLIPViPPlusModel, HiLightConfig, HiLightForConditionalGeneration
+from modeling_hilight.grounding_loss import PatchGroundingLoss, QueryGroundingLoss
+from modeling_hilight.token_mining import ImprovedTokenMining
+from modeling_hilight.training.billiards.grounding import ball_patch, ball_patches, ball_words, query_targets, token_balls
 from modeling_hilight.training.billiards.physics import BALL_COLOURS
-from modeling_hilight.training.collator import VideoCaptionCollator
+from modeling_hilight.training.collator import VideoCaptionCollator, VideoChatCollator
 from modeling_hilight.training.data import load_training_data
 from modeling_hilight.training.train import make_processor
 
@@ -119,3 +120,79 @@ def test_grounding_loss_joins_the_model_loss_with_its_weight():
     torch.testing.assert_close(with_targets.loss_grounding, expected)
     torch.testing.assert_close(with_targets.loss, without.loss + 0.5 * expected)
     assert without.loss_grounding is None
+
+
+def test_query_targets_name_each_balls_patch_or_cls():
+    positions = [[{"ball": 0, "x": 10.0, "y": 10.0, "radius": 2}, {"ball": 3, "x": 100.0, "y": 50.0, "radius": 2}],
+                 [{"ball": 0, "x": 30.0, "y": 40.0, "radius": 2}]]  # fmt: skip
+    targets = query_targets(positions, [0, 1], 128, 64, 96, 8, prefix=4, queries=18)
+    assert len(targets) == 2 and all(len(row) == 18 for row in targets)
+    assert targets[0][0] == 4 + ball_patch(10.0, 10.0, 128, 64, 96, 8)
+    assert targets[0][3] == 4 + ball_patch(100.0, 50.0, 128, 64, 96, 8)
+    assert targets[1][3] == 0 and targets[0][5] == 0  # off the table: CLS
+    assert targets[0][16:] == [-100, -100]  # no ball 16 or 17
+
+
+def test_query_attention_weights_and_loss_equal_a_loop():
+    torch.manual_seed(0)
+    mining = ImprovedTokenMining(8, 10, 12, 16, queries_per_frame=3, num_heads=2, attention="frame",
+                                 num_prefix_tokens=2, patches_per_frame=4)  # fmt: skip
+    clip, keys = torch.randn(2, 2 + 3 * 4, 8), torch.randn(2, 3, 10)
+    weights = mining.attention_weights(clip, keys)
+    assert weights.shape == (2, 3, 3, 6)
+    with torch.no_grad():
+        for v in range(2):
+            for k in range(3):
+                kv = mining.kv_norm(torch.cat([clip[v, :2], clip[v, 2 + 4 * k : 6 + 4 * k]]))
+                q = mining.q_proj(mining.query_norm(mining.keyframe_projector(keys[v, k]) + mining.slots))
+                key = mining.k_proj(kv)
+                expected = sum(torch.softmax(q[:, 8 * h : 8 * h + 8] @ key[:, 8 * h : 8 * h + 8].T / 8**0.5, -1)
+                               for h in range(2)) / 2  # fmt: skip
+                torch.testing.assert_close(weights[v, k], expected, atol=1e-6, rtol=1e-5)
+    targets = torch.randint(0, 6, (2, 3, 3))
+    targets[0, 0, 0] = -100
+    loss = QueryGroundingLoss()(weights, targets)
+    picked = [-weights[v, k, j, targets[v, k, j]].log() for v in range(2) for k in range(3) for j in range(3)
+              if targets[v, k, j] != -100]  # fmt: skip
+    torch.testing.assert_close(loss, torch.stack(picked).mean())
+
+
+def test_hilight_loss_adds_the_weighted_query_grounding_loss():
+    config = HiLightConfig.tiny(token_mining_variant="improved", token_mining_attention="frame",
+                                query_grounding_loss_weight=0.25)  # fmt: skip
+    torch.manual_seed(0)
+    model = HiLightForConditionalGeneration(config)
+    ids = torch.tensor([[2] + [config.video_token_id] * config.num_vision_tokens + [5, 6, 7]])
+    video = torch.randn(1, config.num_frames, 3, 32, 32)
+    targets = torch.randint(0, 5, (1, config.num_frames, config.queries_per_frame))
+    with_targets = model(input_ids=ids, pixel_values_videos=video, labels=ids, token_mining_targets=targets)
+    plain = model(input_ids=ids, pixel_values_videos=video, labels=ids)
+    assert plain.query_grounding_loss is None
+    torch.testing.assert_close(with_targets.loss, plain.loss + 0.25 * with_targets.query_grounding_loss)
+    with pytest.raises(ValueError, match="token_mining_targets need pixel_values_videos"):
+        model(input_ids=ids[:, -3:], token_mining_targets=targets)
+
+
+def test_chat_collator_query_targets_point_at_pixels_of_each_ball(data, tmp_path):
+    train = load_training_data(data)["train"]
+    r, _ = recipe("align", data, tmp_path / "out", image_size=64, num_frames=5)
+    processor = make_processor(r, train)
+    collator = VideoChatCollator(processor, query_grounding=(8, 4, 16))
+    batch = collator([train[i] for i in range(len(train))])
+    targets = batch["token_mining_targets"]
+    assert targets.shape == (len(train), 5, 16)
+    mean = torch.tensor(processor.video_processor.image_mean).view(3, 1, 1)
+    std = torch.tensor(processor.video_processor.image_std).view(3, 1, 1)
+    hits = checked = 0
+    for v, frame, ball in (targets >= 4).nonzero().tolist():
+        pixels = (batch["pixel_values_videos"][v, frame] * std + mean) * 255
+        row, column = divmod(int(targets[v, frame, ball]) - 4, 8)
+        region = pixels[:, row * 8 : row * 8 + 8, column * 8 : column * 8 + 8].reshape(3, -1).T
+        cloth = pixels.reshape(3, -1).median(dim=1).values
+        colour = torch.tensor(BALL_COLOURS[ball][1], dtype=torch.float32)
+        hits += bool(((region - colour).norm(dim=1) < (cloth - colour).norm() * 0.8).any())
+        checked += 1
+    assert checked > 10 and hits / checked > 0.85  # balls of 2 x 4 px: a few sit on patch corners
+    # every ball of the first row's first frame that the truth lists is labelled, and no other
+    first = json.loads(train[0]["ball_positions"])[0]
+    assert {b["ball"] for b in first} == set((targets[0, 0] >= 4).nonzero().flatten().tolist())

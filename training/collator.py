@@ -64,11 +64,19 @@ class _DecodingCollator:
 
 class VideoChatCollator(_DecodingCollator):
     """`messages` (transformers chat with video blocks) -> `input_ids`, `attention_mask`, `labels`
-    (answers and their end markers only; -100 elsewhere), `pixel_values_videos` (and keyframes)."""
+    (answers and their end markers only; -100 elsewhere), `pixel_values_videos` (and keyframes).
 
-    def __init__(self, processor, skipped=None, max_length: int | None = None, **video_kwargs):
+    With `query_grounding=(patch_size, prefix_tokens, queries_per_frame)` and rows that carry the
+    world's `ball_positions`, it also gives `token_mining_targets` [V, K, q]: where each token-mining
+    query should look (`billiards.grounding.query_targets`), -100 for rows without ground truth."""
+
+    def __init__(self, processor, skipped=None, max_length: int | None = None,
+                 query_grounding: tuple[int, int, int] | None = None, **video_kwargs):  # fmt: skip
         super().__init__(processor, skipped, **video_kwargs)
         self.max_length = max_length
+        self.query_grounding = query_grounding
+        if query_grounding is not None:  # the sampled frames' indices pick the ground truth
+            self.video_kwargs["return_metadata"] = True
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         good = self.decoded_examples(examples, lambda ex: video_paths(ex["messages"]))
@@ -83,7 +91,28 @@ class VideoChatCollator(_DecodingCollator):
             value = self.stack(pixels, key)
             if value is not None:
                 out[key] = value
+        if self.query_grounding is not None and "pixel_values_videos" in out:
+            out["token_mining_targets"] = self.token_mining_targets(good, out["pixel_values_videos"].shape[1])
         return out
+
+    def token_mining_targets(self, good, frames: int) -> torch.Tensor:
+        import json
+
+        from .billiards.grounding import query_targets
+
+        patch, prefix, queries = self.query_grounding
+        size = self.processor.video_processor.size
+        rows = []
+        for example, pixels in good:
+            positions = json.loads(example["ball_positions"]) if example.get("ball_positions") else None
+            for video in pixels:
+                if positions is None or len(pixels) > 1:  # the world's truth describes a row's one clip
+                    rows.append([[-100] * queries] * frames)
+                    continue
+                indices = video["video_metadata"][0]["frames_indices"]
+                rows.append(query_targets(positions, indices, example["width"], example["height"], size, patch,
+                                          prefix, queries))  # fmt: skip
+        return torch.tensor(rows, dtype=torch.long)
 
 
 def caption_texts(tokenizer, captions: list[str]) -> list[str]:

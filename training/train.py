@@ -64,6 +64,9 @@ class HiLightRecipe:
     train_language_model: bool = field(default=False, metadata={"help": "align: the LLM trains too (a new, "
                                        "untrained LLM; the reference freezes its pretrained Gemma)"})
     token_mining_attention: str = "clip"
+    query_grounding_loss_weight: float = field(default=0.0, metadata={"help": "align: weight of the supervised "
+                                               "loss that teaches token mining's queries where each ball is "
+                                               "(frame-local improved variant; not in the paper)"})
     sampling: str = field(default="uniform", metadata={"help": "uniform (the reference) | jitter (CLIP-ViP's training rule)"})
     max_tokens: int | None = field(default=None, metadata={"help": "truncate prompts (never through a video)"})
     queries_per_frame: int = 4
@@ -71,7 +74,7 @@ class HiLightRecipe:
     llm_init_range: float = field(default=0.02, metadata={"help": "'tiny' only: init std of the new LLM; a larger "
                                   "value stands in for a trained LLM whose output depends on its inputs"})
     local_loss_placement: str = "pre_projection"
-    lora_r: int = 64
+    lora_r: int = field(default=64, metadata={"help": "instruct: LoRA rank; 0 trains the whole LLM instead"})
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     train_token_mining: bool = field(default=False, metadata={"help": "instruct: token mining trains with LoRA"})
@@ -306,7 +309,12 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
     elif stage == "align":
         model = hilight_model(recipe, processor, stage)
         processor.queries_per_frame = model.config.vision_tokens_per_frame  # the model decides the count
-        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens)
+        grounding = None
+        if recipe.query_grounding_loss_weight:
+            model.config.query_grounding_loss_weight = recipe.query_grounding_loss_weight
+            vip = model.config.clip_vip_config
+            grounding = (vip.patch_size, vip.num_prefix_tokens, model.config.vision_tokens_per_frame)
+        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens, query_grounding=grounding)
         trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
                           data_collator=collator, callbacks=callbacks)  # fmt: skip
     else:
@@ -316,8 +324,10 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
 
         model = hilight_model(recipe, processor, stage)
         processor.queries_per_frame = model.config.vision_tokens_per_frame
-        lora = hilight_lora_config(model, r=recipe.lora_r, alpha=recipe.lora_alpha, dropout=recipe.lora_dropout,
-                                   modules_to_save=["token_mining"] if recipe.train_token_mining else None)  # fmt: skip
+        lora = None  # lora_r: 0 fine-tunes the whole LLM (a new, untrained one; LoRA is for pretrained LLMs)
+        if recipe.lora_r > 0:
+            lora = hilight_lora_config(model, r=recipe.lora_r, alpha=recipe.lora_alpha, dropout=recipe.lora_dropout,
+                                       modules_to_save=["token_mining"] if recipe.train_token_mining else None)  # fmt: skip
         args.dataset_kwargs = {"skip_prepare_dataset": True}  # our collator tokenises and masks
         collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens)
         trainer = SFTTrainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
@@ -335,7 +345,7 @@ def finish(stage: str, recipe: HiLightRecipe, trainer, processor) -> Path:
     if trainer.is_world_process_zero():
         processor.save_pretrained(str(out))
         plot_loss_curve(trainer.state.log_history, out / "loss_curve.png", title=f"HiLight {stage} stage")
-        if stage == "instruct" and recipe.merge_lora:
+        if stage == "instruct" and recipe.merge_lora and recipe.lora_r > 0:
             from .merge import merge_peft_model
 
             merge_peft_model(trainer.model, processor, out / "merged")

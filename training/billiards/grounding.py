@@ -77,4 +77,19 @@ def ball_patches(x: float, y: float, radius: float, width: int, height: int, siz
     return out
 
 
-__all__ = ["COLOUR_WORDS", "ball_patch", "ball_patches", "ball_words", "token_balls"]
+def query_targets(positions: list[list[dict]], frame_indices: list[int], width: int, height: int, size: int,
+                  patch: int, prefix: int, queries: int) -> list[list[int]]:  # fmt: skip
+    """Per sampled frame, per token-mining query j (= ball j, the cue ball being 0): the index, in
+    [prefix tokens, that frame's patches], of the patch that holds ball j, or 0 (CLS) when ball j is
+    not on the table in that frame; queries beyond the 16 balls get -100 (no label)."""
+    out = []
+    for index in frame_indices:
+        row = [0 if j < 16 else -100 for j in range(queries)]
+        for seen in positions[index]:
+            if seen["ball"] < queries:
+                row[seen["ball"]] = prefix + ball_patch(seen["x"], seen["y"], width, height, size, patch)
+        out.append(row)
+    return out
+
+
+__all__ = ["COLOUR_WORDS", "ball_patch", "ball_patches", "ball_words", "query_targets", "token_balls"]
