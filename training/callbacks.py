@@ -143,3 +143,44 @@ def plot_loss_curve(log_history: list[dict], path: str | os.PathLike, title: str
 
 
 __all__ = ["SkippedSamples", "SkippedSamplesCallback", "StageProgressCallback", "plot_loss_curve", "use_stage_progress"]
+
+
+class QACurveCallback(TrainerCallback):
+    """Every `every` steps (and at the end), QA accuracy on `questions` validation questions with
+    the right clip and with another clip (`evaluation.evaluate_qa`): the learning curve that shows
+    whether a model uses the video, which a falling loss cannot. Logged as `qa_accuracy` and
+    `qa_blind_accuracy`, and kept in `output_dir/qa_curve.json`."""
+
+    FILE = "qa_curve.json"
+
+    def __init__(self, model, processor, validation, every: int, questions: int = 48):
+        self.model, self.processor, self.validation = model, processor, validation
+        self.every, self.questions = every, questions
+        self.points: list[dict] = []
+
+    def measure(self, args, state) -> None:
+        from ..evaluation import evaluate_qa
+
+        training = self.model.training
+        self.model.eval()
+        try:
+            result = evaluate_qa(self.model, self.processor, self.validation, max_questions=self.questions,
+                                 max_new_tokens=16)  # fmt: skip
+        finally:
+            self.model.train(training)
+        point = {"step": state.global_step, "qa_accuracy": result["accuracy"], "qa_blind_accuracy": result["blind_accuracy"]}
+        self.points.append(point)
+        state.log_history.append(dict(point))
+        logger.info("step %d: QA accuracy %.3f with the video, %.3f with another clip's", point["step"],
+                    point["qa_accuracy"], point["qa_blind_accuracy"])  # fmt: skip
+        if state.is_world_process_zero:
+            Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+            (Path(args.output_dir) / self.FILE).write_text(json.dumps(self.points, indent=1))
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.every and state.global_step % self.every == 0 and state.global_step < state.max_steps:
+            self.measure(args, state)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.every:
+            self.measure(args, state)

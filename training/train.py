@@ -27,7 +27,7 @@ import yaml
 from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from ..processing import HiLightProcessor, HiLightVideoProcessor, build_hilight_tokenizer
-from .callbacks import SkippedSamples, SkippedSamplesCallback, plot_loss_curve, use_stage_progress
+from .callbacks import QACurveCallback, SkippedSamples, SkippedSamplesCallback, plot_loss_curve, use_stage_progress
 from .collator import VideoCaptionCollator, VideoChatCollator
 from .data import load_training_data
 
@@ -64,6 +64,9 @@ class HiLightRecipe:
     train_language_model: bool = field(default=False, metadata={"help": "align: the LLM trains too (a new, "
                                        "untrained LLM; the reference freezes its pretrained Gemma)"})
     token_mining_attention: str = "clip"
+    qa_curve_every: int = field(default=0, metadata={"help": "align/instruct: every N steps, QA accuracy on "
+                                "validation questions with the right clip and another clip (0: never)"})
+    qa_curve_questions: int = 48
     query_grounding_loss_weight: float = field(default=0.0, metadata={"help": "align: weight of the supervised "
                                                "loss that teaches token mining's queries where each ball is "
                                                "(frame-local improved variant; not in the paper)"})
@@ -336,6 +339,11 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
     use_stage_progress(trainer, stage)  # a bar per stage on the terminal, every log entry in output_dir
     if recipe.fingerprint:
         trainer.add_callback(Fingerprint(trainer.model))
+    if recipe.qa_curve_every and stage != "encoder":
+        if eval_data is None:
+            raise ValueError("qa_curve_every needs a validation split in the data.")
+        trainer.add_callback(QACurveCallback(trainer.model, processor, eval_data, recipe.qa_curve_every,
+                                             recipe.qa_curve_questions))  # fmt: skip
     return trainer, processor, skipped
 
 
