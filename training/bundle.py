@@ -54,7 +54,7 @@ def run_stage(stage: str, overrides: dict) -> Path:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/bundled", help="folder for the data and the three stages")
-    parser.add_argument("--clips", type=int, default=3000)
+    parser.add_argument("--clips", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=7, help="the data set's seed")
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--height", type=int, default=64)
