@@ -74,9 +74,11 @@ def test_the_wheel_ships_the_bundled_model_and_loads_it_installed(checkpoints, t
                     str(tmp_path / "dist"), str(source)], check=True, timeout=300, capture_output=True)  # fmt: skip
     wheel = next((tmp_path / "dist").glob("hilight-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("hilight", "clip_vip_plus"):
-        for file in ("config.json", "model.safetensors", "processor_config.json", "tokenizer.json"):
-            assert f"modeling_hilight/bundled/{name}/{file}" in names
+    for name, folder in (("hilight", hilight), ("clip_vip_plus", encoder)):
+        files = {f.relative_to(folder).as_posix() for f in folder.rglob("*") if f.is_file()}
+        assert {"config.json", "model.safetensors", "processor_config.json", "tokenizer.json"} <= files
+        assert "additional_chat_templates/gemma.jinja" in files
+        assert {f"modeling_hilight/bundled/{name}/{f}" for f in files} <= names  # every file, sub-folders too
     assert "modeling_hilight/bundled/hilight/README.md" in names
     assert not any(n.endswith((".bin", ".pt", ".pth", ".pkl")) for n in names)  # safetensors only
     # installed (unpacked as pip does) into a folder of its own, imported from there, not from the source tree
@@ -87,7 +89,8 @@ def test_the_wheel_ships_the_bundled_model_and_loads_it_installed(checkpoints, t
         "model, processor = modeling_hilight.load_bundled()\n"
         "encoder, _ = modeling_hilight.load_bundled_encoder()\n"
         "print(modeling_hilight.__file__)\n"
-        "print(type(model).__name__, type(encoder).__name__, sum(p.numel() for p in model.parameters()))\n"
+        "print(type(model).__name__, type(encoder).__name__, sum(p.numel() for p in model.parameters()),\n"
+        "      sorted(processor.chat_template))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -96,4 +99,4 @@ def test_the_wheel_ships_the_bundled_model_and_loads_it_installed(checkpoints, t
     where, line = result.stdout.strip().splitlines()[-2:]
     assert where.startswith(str(tmp_path / "site"))
     expected = sum(p.numel() for p in modeling_hilight.HiLightForConditionalGeneration.from_pretrained(hilight).parameters())
-    assert line == f"HiLightForConditionalGeneration CLIPViPPlusModel {expected}"
+    assert line == f"HiLightForConditionalGeneration CLIPViPPlusModel {expected} ['default', 'gemma']"
