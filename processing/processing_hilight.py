@@ -163,6 +163,7 @@ class HiLightProcessor(ProcessorMixin):
                             return_dict: bool = True, return_assistant_tokens_mask: bool = False,
                             padding: bool | str = True, truncation: bool = False, max_length: int | None = None,
                             padding_side: str | None = None, return_tensors: str = "pt", videos=None,
+                            continue_final_message: bool = False, processor_kwargs: dict | None = None,
                             **video_kwargs):  # fmt: skip
         """Render one conversation or a batch in the Gemma turn format.
 
@@ -171,8 +172,13 @@ class HiLightProcessor(ProcessorMixin):
         already decoded, in order), with `assistant_masks` when `return_assistant_tokens_mask`."""
         batched = bool(conversation) and isinstance(conversation[0], (list, tuple))
         conversations = conversation if batched else [conversation]
+        # transformers' pipelines pass the processor's own options as `processor_kwargs`
+        options = dict(processor_kwargs or {})
+        padding, truncation = options.pop("padding", padding), options.pop("truncation", truncation)
+        max_length, padding_side = options.pop("max_length", max_length), options.pop("padding_side", padding_side)
+        video_kwargs.update(options)
         render = dict(chat_template=self.chat_template, add_generation_prompt=add_generation_prompt,
-                      video_token=self.video_token)  # fmt: skip
+                      continue_final_message=continue_final_message, video_token=self.video_token)  # fmt: skip
         if not tokenize:
             texts = [self.tokenizer.apply_chat_template(c, tokenize=False, num_video_tokens=1, **render)
                      for c in conversations]  # fmt: skip
