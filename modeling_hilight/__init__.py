@@ -8,6 +8,7 @@ Importing this package registers every HiLight class with the transformers Auto 
 from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor
 from transformers.models.auto.video_processing_auto import AutoVideoProcessor  # the top-level one needs torchvision
 
+from .bundled import load_bundled, load_bundled_encoder
 from .configuration_clip_vip_plus import CLIPViPPlusConfig, CLIPViPVisionConfig
 from .configuration_hilight import HiLightConfig
 from .modeling_clip_vip_plus import CLIPViPPlusModel, CLIPViPVisionModel
@@ -34,6 +35,8 @@ HiLightVideoProcessor.register_for_auto_class("AutoVideoProcessor")
 HiLightProcessor.register_for_auto_class("AutoProcessor")
 
 __all__ = [
+    "load_bundled",
+    "load_bundled_encoder",
     "HiLightProcessor",
     "HiLightVideoProcessor",
     "VideoDecodeError",

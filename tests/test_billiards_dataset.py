@@ -9,7 +9,7 @@ from datasets import load_from_disk
 from modeling_hilight.processing.video_decoding import decode_video
 from modeling_hilight.training.billiards.dataset import load_billiards, make_dataset
 from modeling_hilight.training.billiards.physics import ShotConfig, simulate
-from modeling_hilight.training.cli import main as cli_main
+from modeling_hilight.cli import main as cli_main
 from modeling_hilight.training.data import load_training_data
 
 

@@ -7,7 +7,7 @@ from transformers import CLIPConfig, CLIPModel
 from modeling_hilight import CLIPViPPlusModel
 from modeling_hilight.conversion_utils import CheckpointError
 from modeling_hilight.convert_clip_vip import clip_vip_plus_from_clip, convert_clip_vip_checkpoint
-from modeling_hilight.training.cli import main as cli_main
+from modeling_hilight.cli import main as cli_main
 
 WIDTH = 64  # one head of CLIP's width 64, so head counts are inferable as in the real checkpoints
 

@@ -163,7 +163,7 @@ def test_assemble_a_whole_hilight_from_the_four_published_pieces(tmp_path):
 def test_cli_converts_long_clip_and_refuses_incomplete_hilight(tmp_path, capsys):
     from transformers import CLIPModel
 
-    from modeling_hilight.training.cli import main
+    from modeling_hilight.cli import main
 
     torch.save(long_clip_state(), tmp_path / "longclip.pt")
     assert main(["convert", "long-clip", "--checkpoint", str(tmp_path / "longclip.pt"), "--out", str(tmp_path / "lc")]) == 0

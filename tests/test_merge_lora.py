@@ -5,7 +5,7 @@ from hilight_fixtures import frames, prompt, tiny_model
 from peft import PeftModel, get_peft_model
 from transformers import AutoModelForImageTextToText
 
-from modeling_hilight.training.cli import main
+from modeling_hilight.cli import main
 from modeling_hilight.training.lora import hilight_lora_config
 
 

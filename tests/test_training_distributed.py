@@ -13,7 +13,7 @@ def test_two_process_alignment_ends_with_the_same_weights_on_both_ranks(tmp_path
     data = billiards(tmp_path / "data", clips=6)
     out = tmp_path / "run"
     torchrun = Path(sys.executable).with_name("torchrun")
-    command = [str(torchrun), "--nproc_per_node", "2", "-m", "modeling_hilight.training.cli", "train", "align",
+    command = [str(torchrun), "--nproc_per_node", "2", "-m", "modeling_hilight.cli", "train", "align",
                "--config", str(RECIPES / "align_tiny.yaml"), "--data", str(data), "--output_dir", str(out),
                "--max_steps", "4", "--fingerprint", "true", "--disable_tqdm", "true"]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1")

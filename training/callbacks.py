@@ -1,4 +1,5 @@
-"""Trainer callbacks of every stage: skipped-sample accounting and the loss-curve plot."""
+"""Trainer callbacks of every stage: skipped-sample accounting, the terminal's progress bar and log
+files, and the loss-curve plot."""
 
 from __future__ import annotations
 
@@ -58,6 +59,60 @@ class SkippedSamplesCallback(TrainerCallback):
             logger.warning("%d samples were skipped; see %s", self.skipped.count, path)
 
 
+class StageProgressCallback(TrainerCallback):
+    """One progress bar per stage, with the latest loss beside it, in place of transformers' bar and
+    its raw log dictionaries; every log entry goes to `output_dir/train_log.jsonl` as it comes, and
+    the Trainer's whole state (`log_history` included) to `output_dir/trainer_state.json` at the end."""
+
+    LOG_FILE = "train_log.jsonl"
+
+    def __init__(self, stage: str):
+        self.stage = stage
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            from tqdm.auto import tqdm
+
+            Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+            if state.global_step == 0:  # a new run starts a new log; a resumed one continues it
+                (Path(args.output_dir) / self.LOG_FILE).unlink(missing_ok=True)
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.stage, unit="step",
+                            dynamic_ncols=True, disable=args.disable_tqdm)  # fmt: skip
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or logs is None:
+            return
+        entry = {"step": state.global_step, "epoch": state.epoch, **logs}
+        with open(Path(args.output_dir) / self.LOG_FILE, "a") as log:
+            log.write(json.dumps(entry) + "\n")
+        if self.bar is not None:
+            shown = {k: logs[k] for k in ("loss", "eval_loss") if k in logs}
+            if shown:
+                self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            state.save_to_json(str(Path(args.output_dir) / "trainer_state.json"))
+
+
+def use_stage_progress(trainer, stage: str) -> None:
+    """Swap transformers' terminal output (ProgressCallback's bar and log dicts, or PrinterCallback's
+    dicts) for a StageProgressCallback."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(StageProgressCallback(stage))
+
+
 def plot_loss_curve(log_history: list[dict], path: str | os.PathLike, title: str = "training loss") -> Path | None:
     """Write the train (and eval) loss against the step as a PNG; returns None without any loss logged."""
     import matplotlib
@@ -87,4 +142,4 @@ def plot_loss_curve(log_history: list[dict], path: str | os.PathLike, title: str
     return path
 
 
-__all__ = ["SkippedSamples", "SkippedSamplesCallback", "plot_loss_curve"]
+__all__ = ["SkippedSamples", "SkippedSamplesCallback", "StageProgressCallback", "plot_loss_curve", "use_stage_progress"]

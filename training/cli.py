@@ -1,44 +1,9 @@
-"""The `hilight` command line.
+"""`python -m modeling_hilight.training.cli` still works (torchrun / accelerate lines written before the
+dispatcher moved to `modeling_hilight.cli`)."""
 
-Each sub-command lives in its own module, which provides `add_arguments(parser)` and
-`run(args) -> int`; this file only dispatches, so a sub-command's imports (torch, av, trl) are
-paid only when it runs.
-"""
-
-from __future__ import annotations
-
-import argparse
-import importlib
 import sys
 
-# sub-command -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("modeling_hilight.training.demo", "show the package working end to end"),
-    "data": ("modeling_hilight.training.billiards.cli", "make a synthetic billiards data set"),
-    "train": ("modeling_hilight.training.train", "train a stage from a YAML recipe"),
-    "merge-lora": ("modeling_hilight.training.merge", "merge a LoRA adapter into a checkpoint"),
-    "convert": ("modeling_hilight.convert", "convert published checkpoints to this package's format"),
-}
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="hilight", description="HiLight video chat model tools")
-    sub = parser.add_subparsers(dest="command", required=True)
-    if argv and argv[0] in COMMANDS:  # import only the module that will run
-        names = [argv[0]]
-    else:
-        names = list(COMMANDS)
-    modules = {}
-    for name in names:
-        module_name, help_text = COMMANDS[name]
-        sp = sub.add_parser(name, help=help_text)
-        if len(names) == 1:
-            modules[name] = importlib.import_module(module_name)
-            modules[name].add_arguments(sp)
-    args = parser.parse_args(argv)
-    return int(modules[args.command].run(args) or 0)
-
+from ..cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

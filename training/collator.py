@@ -86,6 +86,22 @@ class VideoChatCollator(_DecodingCollator):
         return out
 
 
+def caption_texts(tokenizer, captions: list[str]) -> list[str]:
+    """The text the CLIP-ViP+ text tower reads: `<bos> caption <eos>`."""
+    return [f"{tokenizer.bos_token} {caption} {tokenizer.eos_token}" for caption in captions]
+
+
+def caption_batch(tokenizer, captions: list[str], max_length: int = 64, **kwargs):
+    """Captions -> `input_ids`, `attention_mask` (padded, at most `max_length`) for the text tower
+    (the encoder stage and `hilight eval` alike); `kwargs` go to the tokenizer."""
+    tokens = tokenizer(caption_texts(tokenizer, captions), add_special_tokens=False, padding=True, truncation=True,
+                       max_length=max_length, return_tensors="pt", **kwargs)  # fmt: skip
+    # a caption cut by max_length still ends with <eos>: the text tower pools at the first <eos>
+    ends = tokens["attention_mask"].sum(1) - 1
+    tokens["input_ids"][torch.arange(len(ends)), ends] = tokenizer.eos_token_id
+    return tokens
+
+
 class VideoCaptionCollator(_DecodingCollator):
     """Video-caption pairs for CLIP-ViP+ -> `input_ids`, `attention_mask` (`<bos> caption <eos>`),
     `pixel_values_videos`. With a `captions` list, one phrasing is drawn per sample.
@@ -111,13 +127,10 @@ class VideoCaptionCollator(_DecodingCollator):
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         good = self.decoded_examples(examples, lambda ex: [ex["video"]])
         tokenizer = self.processor.tokenizer
-        texts = [f"{tokenizer.bos_token} {self.caption_of(ex)} {tokenizer.eos_token}" for ex, _ in good]
+        captions = [self.caption_of(ex) for ex, _ in good]
         grounding = self.grounding_patch_size is not None
-        tokens = tokenizer(texts, add_special_tokens=False, padding=True, truncation=True, max_length=self.max_length,
-                           return_tensors="pt", return_offsets_mapping=grounding)  # fmt: skip
-        # a caption cut by max_length still ends with <eos>: the text tower pools at the first <eos>
-        ends = tokens["attention_mask"].sum(1) - 1
-        tokens["input_ids"][torch.arange(len(ends)), ends] = tokenizer.eos_token_id
+        tokens = caption_batch(tokenizer, captions, self.max_length, return_offsets_mapping=grounding)
+        texts, ends = caption_texts(tokenizer, captions), tokens["attention_mask"].sum(1) - 1
         pixels = [p for _, ps in good for p in ps]
         out = {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
                "pixel_values_videos": self.stack(pixels, "pixel_values_videos"), "return_loss": True}  # fmt: skip
@@ -147,4 +160,4 @@ class VideoCaptionCollator(_DecodingCollator):
         return torch.tensor(rows, dtype=torch.long).view(-1, 4)
 
 
-__all__ = ["VideoCaptionCollator", "VideoChatCollator"]
+__all__ = ["VideoCaptionCollator", "VideoChatCollator", "caption_batch", "caption_texts"]

@@ -27,7 +27,7 @@ import yaml
 from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from ..processing import HiLightProcessor, HiLightVideoProcessor, build_hilight_tokenizer
-from .callbacks import SkippedSamples, SkippedSamplesCallback, plot_loss_curve
+from .callbacks import SkippedSamples, SkippedSamplesCallback, plot_loss_curve, use_stage_progress
 from .collator import VideoCaptionCollator, VideoChatCollator
 from .data import load_training_data
 
@@ -323,6 +323,7 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
         trainer = SFTTrainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
                              data_collator=collator, processing_class=processor, peft_config=lora,
                              callbacks=callbacks)  # fmt: skip
+    use_stage_progress(trainer, stage)  # a bar per stage on the terminal, every log entry in output_dir
     if recipe.fingerprint:
         trainer.add_callback(Fingerprint(trainer.model))
     return trainer, processor, skipped

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .physics import TABLE_LENGTH, TABLE_WIDTH, Simulation, ball_name
+from .physics import POCKETS, TABLE_LENGTH, TABLE_WIDTH, Simulation, ball_name
 
 QUESTION_TYPES = (
     "pocketed_which", "pocketed_where", "first_hit", "cue_pocketed", "cushion_count",
@@ -247,6 +247,37 @@ def conversation(video_path: str, items: list[QA], rng: np.random.Generator) -> 
     return messages
 
 
+BALL_TYPES = ("pocketed_which", "first_hit", "farthest")  # their facts are tuples of ball numbers
+_BALL_NAMES = {ball_name(n): n for n in range(16)}
+
+
+def answer_fact(kind: str, answer: str):
+    """The fact a short answer (`QA.answer`, as `candidate_questions` writes it) states, in a form
+    answers can be compared by: a sorted tuple of ball numbers for `BALL_TYPES` (empty for "none"),
+    the pocket or region name ("bottom-middle", "top-right"), a count (int; `cushion_count` 3 means
+    three or more), or a bool for the yes/no types. The inverse of this module's own formatting; an
+    answer it did not write raises ValueError."""
+    text = answer.strip().lower()
+    if kind in BALL_TYPES:
+        if text == "none":
+            return ()
+        names = [part.removeprefix("the ") for part in text.replace(" and ", ", ").split(", ")]
+        if not all(name in _BALL_NAMES for name in names):
+            raise ValueError(f"{kind}: {answer!r} does not name balls the way candidate_questions does.")
+        return tuple(sorted(_BALL_NAMES[name] for name in names))
+    if kind == "pocketed_where" and text in POCKETS:
+        return text
+    if kind == "rest_region" and text.startswith("the ") and text.endswith(" area"):
+        return text[4:-5]
+    if kind in ("cue_pocketed", "touched") and text in ("yes", "no"):
+        return text == "yes"
+    if kind == "cushion_count" and text in ("zero", "one", "two", "three or more"):
+        return ("zero", "one", "two", "three or more").index(text)
+    if kind == "balls_remaining" and text in NUMBER_WORDS:
+        return NUMBER_WORDS.index(text)
+    raise ValueError(f"{answer!r} is not a short answer of question type {kind!r} (one of {QUESTION_TYPES}).")
+
+
 def answer_balance(items: list[QA]) -> dict[str, dict]:
     """Per question type: how many asked, distinct answers, and the accuracy of always answering
     the most common answer (what a model that ignores the video can reach)."""
@@ -265,6 +296,6 @@ def answer_balance(items: list[QA]) -> dict[str, dict]:
 
 
 __all__ = [
-    "ANSWER_CAPS", "QA", "QUESTION_TYPES", "ShotFacts", "answer_balance", "candidate_questions", "caption",
-    "choose_questions", "conversation", "region",
+    "ANSWER_CAPS", "BALL_TYPES", "QA", "QUESTION_TYPES", "ShotFacts", "answer_balance", "answer_fact",
+    "candidate_questions", "caption", "choose_questions", "conversation", "region",
 ]  # fmt: skip
