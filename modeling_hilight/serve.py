@@ -209,32 +209,35 @@ def build_app(backend: DemoBackend):
         gr.Markdown("# HiLight: ask about a billiards clip\nPick a sample clip or upload a video, then ask questions "
                     "about it. The answers stream in; below are the frames the model sees and, for each question, "
                     "where its words land in them (CLIP-ViP+ similarity maps).")  # fmt: skip
-        state = gr.State(None)
+        state = gr.State(None, time_to_live=3600)  # a user's clip and conversation, dropped after an idle hour
         with gr.Row():
             with gr.Column(scale=1):
-                upload = gr.File(label="Upload a video", elem_id="upload")
+                upload = gr.File(label="Upload a video", elem_id="upload", height=110)
                 with gr.Row():
                     buttons = [gr.Button(f"Sample clip {k + 1}", elem_id=f"sample-{k}", size="sm")
                                for k in range(len(backend.samples))]  # fmt: skip
-                player = gr.Video(label="The clip", interactive=False, elem_id="player", height=240)
                 status = gr.Markdown("Pick a sample clip or upload a video.", elem_id="status")
+                player = gr.Video(label="The clip", interactive=False, elem_id="player", height=220)
             with gr.Column(scale=1):
-                chat = gr.Chatbot(label="Chat", elem_id="chat", height=360)
+                chat = gr.Chatbot(label="Chat", elem_id="chat", height=380)
                 with gr.Row():
                     question = gr.Textbox(placeholder="Which ball went into a pocket?", show_label=False, scale=4,
                                           elem_id="question", submit_btn=False)  # fmt: skip
                     ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
         with gr.Row():
-            keyframes = gr.Gallery(label="Frames the model sees", columns=6, height=260, elem_id="keyframes")
+            keyframes = gr.Gallery(label="Frames the model sees", columns=6, height=300, elem_id="keyframes")
             maps = gr.Image(label="Similarity maps of the question's words", type="filepath", elem_id="maps",
-                            interactive=False, height=260)  # fmt: skip
+                            interactive=False, height=300)  # fmt: skip
         outputs = [state, status, keyframes, player, chat, maps]
-        upload.change(on_upload, [upload], outputs, api_name="upload")
+        one_queue = {"concurrency_id": "model", "concurrency_limit": 1}  # every event waits for the one model
+        upload.change(on_upload, [upload], outputs, api_name="upload", **one_queue)
         for k, button in enumerate(buttons):
             sample = backend.samples[k]
-            button.click(lambda s=sample, k=k: opened(s, f"sample clip {k + 1}"), None, outputs, api_name=f"sample_{k + 1}")
-        ask.click(on_ask, [question, chat, state], [chat, status, maps, question], api_name="ask")
-        question.submit(on_ask, [question, chat, state], [chat, status, maps, question], api_name=False)
+            button.click(lambda s=sample, k=k: opened(s, f"sample clip {k + 1}"), None, outputs,
+                         api_name=f"sample_{k + 1}", **one_queue)  # fmt: skip
+        ask_inputs, ask_outputs = [question, chat, state], [chat, status, maps, question]
+        ask.click(on_ask, ask_inputs, ask_outputs, api_name="ask", **one_queue)
+        question.submit(on_ask, ask_inputs, ask_outputs, api_name=False, **one_queue)
     app.queue(default_concurrency_limit=1, max_size=64)
     return app
 

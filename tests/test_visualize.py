@@ -225,3 +225,24 @@ def test_bundled_encoder_colour_words_peak_on_their_ball_in_most_frames(tmp_path
     hits, pairs = colour_word_hits(model, processor, tmp_path, settings, range(3_000_000_000, 3_000_000_008))
     assert pairs >= 20
     assert hits / pairs > 0.5, f"colour words peak on their ball in {hits} of {pairs} frames"
+
+
+def test_readme_visualize_snippets_run_as_written(world, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from readme_snippets import command_lines, run_snippet
+
+    from modeling_hilight import bundled
+
+    monkeypatch.setitem(bundled.BUNDLED, "clip_vip_plus", world["encoder"])  # stands in for the bundled encoder
+    shutil.copy(world["video"], tmp_path / "clip.mp4")
+    monkeypatch.chdir(tmp_path)
+    (command,) = command_lines("visualize-cli")
+    assert command[0] == "hilight" and main(command[1:]) == 0
+    assert "words: red, 3, goes, pocket;" in capsys.readouterr().out  # "corner" is not in the tiny vocabulary
+    for name in ("similarity.gif", "similarity.mp4", "keyframes.png", "similarity.json"):
+        assert (tmp_path / "similarity" / name).stat().st_size > 0
+    namespace = run_snippet("visualize", tmp_path)
+    assert namespace["maps"].words == ["red", "3", "goes", "pocket"]
+    assert capsys.readouterr().out == f"['red', '3', 'goes', 'pocket'] (4, {FRAMES}, 4, 4)\n"
+    assert Image.open(tmp_path / "similarity.gif").n_frames == FRAMES
