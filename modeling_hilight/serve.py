@@ -247,7 +247,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder", help="a CLIP-ViP+ folder for the similarity maps (default: the bundled encoder "
                                           "with the bundled model; none with --model)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     parser.add_argument("--max-upload-mb", type=float, default=100, help="largest upload taken (MB)")
     parser.add_argument("--max-seconds", type=float, default=300, help="longest video taken (seconds)")
     parser.add_argument("--max-new-tokens", type=int, default=64)

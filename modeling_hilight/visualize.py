@@ -129,16 +129,14 @@ class SimilarityMaps:
 
     def save_keyframes(self, path, columns: int = 4) -> Path:
         """A PNG grid of the sampled frames, each titled with its index and time."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
 
         count = len(self.frames)
         columns = min(columns, count)
         rows = -(-count // columns)
         aspect = self.frames.shape[1] / self.frames.shape[2]
-        figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3 * aspect * rows + 0.4), squeeze=False)
+        figure = Figure(figsize=(3 * columns, 3 * aspect * rows + 0.4))
+        axes = figure.subplots(rows, columns, squeeze=False)
         for k, axis in enumerate(axes.flat):
             axis.axis("off")
             if k < count:
@@ -147,7 +145,6 @@ class SimilarityMaps:
                 axis.set_title(f"frame {self.frame_indices[k]}{stamp}", fontsize=9)
         figure.tight_layout()
         figure.savefig(path, dpi=100)
-        plt.close(figure)
         return Path(path)
 
     def summary(self) -> dict:
