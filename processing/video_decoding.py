@@ -181,6 +181,16 @@ def _probe(name: str, source) -> tuple[int, float | None, float | None, int, int
             source.seek(0)
 
 
+def probe_video(video) -> VideoMetadata:
+    """What the container says about a video file (frames, fps, duration, size), without decoding
+    a picture; a VideoDecodeError names the file and the reason when it is not a usable video."""
+    name, source = _read_source(video)
+    total, fps, duration, width, height = _probe(name, source)
+    if total < 1:
+        raise VideoDecodeError(name, "the video has no decodable frames.")
+    return VideoMetadata(name, total, fps, duration, width, height, backend="probe")
+
+
 def _log_once(reason: str) -> None:
     if reason not in _logged_reasons:
         _logged_reasons.add(reason)
@@ -393,4 +403,4 @@ def _as_frame_array(video) -> np.ndarray:
     return video
 
 
-__all__ = ["SAMPLING_STRATEGIES", "VideoDecodeError", "VideoMetadata", "decode_video", "sample_indices"]
+__all__ = ["SAMPLING_STRATEGIES", "VideoDecodeError", "VideoMetadata", "decode_video", "probe_video", "sample_indices"]
