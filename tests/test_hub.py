@@ -17,7 +17,7 @@ from modeling_hilight.training.hub import push_to_hub
 MODEL_FILES = {
     "config.json", "generation_config.json", "model.safetensors", "modeling_hilight.py", "configuration_hilight.py",
     "token_mining.py", "modeling_clip_vip_plus.py", "configuration_clip_vip_plus.py", "sparc_loss.py",
-    "language_mask.py",
+    "language_mask.py", "grounding_loss.py",
 }  # fmt: skip
 
 
@@ -58,7 +58,7 @@ def test_push_to_hub_sends_model_processor_and_card_in_one_commit(hub, tmp_path)
     assert hub["repos"] == [("org/hilight-tiny", {"private": True, "exist_ok": True, "repo_type": "model"})]
     assert len(hub["commits"]) == 1
     files = hub["commits"][0]["files"]
-    processor_files = {p.name for p in (tmp_path / "processor").iterdir()}
+    processor_files = {str(p.relative_to(tmp_path / "processor")) for p in (tmp_path / "processor").rglob("*") if p.is_file()}
     assert {"processor_config.json", "tokenizer.json", "tokenizer_config.json", "processing_hilight.py"} <= processor_files
     assert set(files) == MODEL_FILES | processor_files | {"README.md"}
     assert not [name for name in files if name.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt"))]
@@ -106,7 +106,8 @@ def test_merge_lora_cli_pushes_the_merged_folder(hub, tmp_path, capsys):
     assert main([*args, "--base-model", "meta-llama/Llama-3.2-1B", "org/encoder"]) == 0
     assert "pushed to org/merged" in capsys.readouterr().out
     files = hub["commits"][0]["files"]
-    assert set(files) == {p.name for p in (tmp_path / "merged").iterdir()} and MODEL_FILES <= set(files)
+    merged = {str(p.relative_to(tmp_path / "merged")) for p in (tmp_path / "merged").rglob("*") if p.is_file()}
+    assert set(files) == merged and MODEL_FILES <= set(files)
     card = ModelCard(io.BytesIO(files["README.md"]).read().decode())
     assert card.data.base_model == ["meta-llama/Llama-3.2-1B", "org/encoder"] and card.data.license == "apache-2.0"
 

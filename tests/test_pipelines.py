@@ -37,7 +37,8 @@ def chat(path):
 def by_generate(folder, video, new_tokens=8):
     model = HiLightForConditionalGeneration.from_pretrained(folder / "hilight-chat")
     processor = HiLightProcessor.from_pretrained(folder / "hilight-chat")
-    inputs = processor.apply_chat_template(chat(video), add_generation_prompt=True, tokenize=True, return_dict=True)
+    inputs = processor.apply_chat_template(chat(video), add_generation_prompt=True, tokenize=True, return_dict=True,
+                                          return_tensors="pt")
     ids = model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False)
     return ids[0], processor.tokenizer.decode(ids[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
