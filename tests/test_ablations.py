@@ -3,10 +3,8 @@ the recipe fields it added (blank_tower, language_mask_policy, reference token m
 Long-CLIP), and the command itself at the smoke size, as the README writes it."""
 
 import json
-import os
 import shlex
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from benchmarks.ablations import report, studies  # noqa: E402
+from benchmarks.ablations.__main__ import main as ablations_main  # noqa: E402
 from benchmarks.ablations.__main__ import parse_args  # noqa: E402
 from benchmarks.ablations.runner import Context, run_key, stage_overrides  # noqa: E402
 
@@ -213,18 +212,18 @@ def test_the_readme_commands_parse():
     assert budgets == ["smoke", "small", "full"]
 
 
-@pytest.mark.timeout(240)
-def test_smoke_run_writes_the_table_the_json_and_the_pictures(tmp_path):
+@pytest.mark.timeout(180)
+def test_smoke_run_writes_the_table_the_json_and_the_pictures(tmp_path, monkeypatch, capsys):
+    """The README's smoke line, through the command's entry point (as `hilight ...` lines are tested)."""
     (line,) = [line for line in readme_commands() if "--budget smoke" in line]
-    argv = shlex.split(line)
-    argv[0] = sys.executable
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = tmp_path / parse_args(argv[3:]).out
+    argv = shlex.split(line)[3:]
+    monkeypatch.chdir(tmp_path)
+    assert ablations_main(argv) == 0
+    printed = capsys.readouterr().out
+    out = tmp_path / parse_args(argv).out
     table = (out / "ablations.md").read_text()
     result = json.loads((out / "ablations.json").read_text())
-    assert f"- Command: `python -m benchmarks.ablations {shlex.join(argv[3:])}`" in table
+    assert f"- Command: `python -m benchmarks.ablations {shlex.join(argv)}`" in table
     assert f"- Date: {result['date']};" in table and "- Budget smoke: 20 clips" in table and "- Seeds: 0 " in table
     assert result["studies"] == ["language_mask", "towers"] and result["seeds"] == [0]
     # every stage run: the two encoder rows, the bundled encoder, and align + instruct per tower row
@@ -234,9 +233,25 @@ def test_smoke_run_writes_the_table_the_json_and_the_pictures(tmp_path):
         for row in studies.STUDIES[study].rows:
             value = result["results"][study][row.label]["0"]["metrics"][column]
             assert result["summary"][study][row.label][column]["mean"] == pytest.approx(value)
-            (line,) = [x for x in table.splitlines() if x.startswith(f"| {row.label} | ")]
-            assert line.split(" | ")[1 + place] == report.fmt(column, value)
+            (cells,) = [x for x in table.splitlines() if x.startswith(f"| {row.label} | ")]
+            assert cells.split(" | ")[1 + place] == report.fmt(column, value)
         assert (out / f"{study}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"![{studies.STUDIES[study].title}]({study}.png)" in table
     assert "**Paper: two towers beat either one alone.**" in table
-    assert done.stdout.count(" s training") == 9
+    assert printed.count(" s training") == 9
+    # again: every stage run is found in runs/ and reused, and the summary is the same
+    assert ablations_main(argv) == 0
+    assert " s training" not in capsys.readouterr().out
+    assert json.loads((out / "ablations.json").read_text())["summary"] == result["summary"]
+
+
+def test_per_type_statement_sorts_the_question_types_by_the_verdict():
+    summary = {"A": {"qa.touched": report.spread([0.8, 0.9]), "qa.farthest": report.spread([0.1, 0.2]),
+                     "qa.first_hit": report.spread([0.3, 0.5])},
+               "B": {"qa.touched": report.spread([0.4, 0.5]), "qa.farthest": report.spread([0.5, 0.6]),
+                     "qa.first_hit": report.spread([0.4, 0.6])}}  # fmt: skip
+    assert report.per_type_statement("A", "B", summary) == (
+        "**Per question type, A against B (QA accuracy):** A higher beyond the seed spread: touched; "
+        "B higher beyond the seed spread: farthest; no difference within the seed spread: first_hit.")
+    one = {k: {m: report.spread(s["values"][:1]) for m, s in v.items()} for k, v in summary.items()}
+    assert report.per_type_statement("A", "B", one).endswith("one seed, no spread: no verdict.")

@@ -111,8 +111,30 @@ def claim_statement(claim: Claim, summary: dict) -> str:
     return f"{head} ({claim.metric}): " + "; ".join(parts) + "."
 
 
+def per_type_statement(first: str, second: str, summary: dict) -> str:
+    """Which question types `first` answers better than `second` (and the reverse) beyond the seed spread."""
+    from modeling_hilight.training.billiards.text import QUESTION_TYPES
+
+    verdicts: dict[str, list[str]] = {}
+    for kind in QUESTION_TYPES:
+        a, b = summary.get(first, {}).get(f"qa.{kind}"), summary.get(second, {}).get(f"qa.{kind}")
+        if a is not None and b is not None:
+            verdicts.setdefault(compare(a, b), []).append(kind)
+    if not verdicts:
+        return f"**Per question type, {first} against {second}:** not measured."
+    if NO_SPREAD in verdicts:
+        return f"**Per question type, {first} against {second}:** one seed, no spread: no verdict."
+    parts = [f"{first} higher beyond the seed spread: {', '.join(verdicts.get(BETTER, [])) or 'none'}",
+             f"{second} higher beyond the seed spread: {', '.join(verdicts.get(WORSE, [])) or 'none'}",
+             f"no difference within the seed spread: {', '.join(verdicts.get(SAME, [])) or 'none'}"]  # fmt: skip
+    return f"**Per question type, {first} against {second} (QA accuracy):** " + "; ".join(parts) + "."
+
+
 def statements(study: Study, summary: dict) -> list[str]:
-    return [claim_statement(claim, summary) for claim in study.claims]
+    out = [claim_statement(claim, summary) for claim in study.claims]
+    if study.per_type:
+        out.append(per_type_statement(*study.per_type, summary))
+    return out
 
 
 def study_columns(study: Study, summary: dict) -> list[tuple[str, str]]:

@@ -91,6 +91,7 @@ class Study:
     claims: tuple[Claim, ...] = ()
     plot_metric: str = ""
     note: str = ""
+    per_type: tuple[str, str] | None = None  # two rows whose QA accuracy is compared per question type
 
 
 ENCODER = {"grounding_loss_weight": 0.0}  # the paper's CLIP-ViP+ (bundled_encoder.yaml turns our grounding loss on)
@@ -174,6 +175,7 @@ STUDIES = {
         claims=(Claim("paper", "two towers beat either one alone", "qa_accuracy", "both towers",
                       ("CLIP-ViP+ alone", "Long-CLIP alone")),),
         plot_metric="qa_accuracy",
+        per_type=("CLIP-ViP+ alone", "Long-CLIP alone"),
         note="A tower left out gets zeros for pixels (`blank_tower`: a uniform frame of the normalisation mean, the "
              "same for every clip), in training and in evaluation; the model keeps its shape and parameters.",
     ),  # fmt: skip
