@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 import yaml
 from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, set_seed
 
@@ -61,11 +62,17 @@ class HiLightRecipe:
     grounding_loss_weight: float = field(default=0.0, metadata={"help": "encoder: weight of the supervised "
                                          "grounding loss on the world's ball positions (not in the paper)"})
     patch_scope: str = "clip"
+    language_mask_policy: str | None = field(default=None, metadata={"help": "encoder: which tokens leave the "
+                                             "local loss (special_tokens | stopwords | token_ids); default: the "
+                                             "model's ('stopwords', the paper's language mask)"})
     long_clip_from_clip_vip: bool = field(default=False, metadata={"help": "align: start Long-CLIP from the "
                                           "CLIP-ViP+ tower's image transformer (no pretrained Long-CLIP here)"})
     train_language_model: bool = field(default=False, metadata={"help": "align: the LLM trains too (a new, "
                                        "untrained LLM; the reference freezes its pretrained Gemma)"})
     token_mining_attention: str = "clip"
+    blank_tower: str = field(default="none", metadata={"help": "align/instruct ablation: 'clip_vip' or "
+                             "'long_clip' gets zeros for pixels (a uniform frame of the normalisation mean), "
+                             "so the vision tokens come from the other tower alone; 'none' (default)"})
     qa_curve_every: int = field(default=0, metadata={"help": "align/instruct: every N steps, QA accuracy on "
                                 "validation questions with the right clip and another clip (0: never)"})
     qa_curve_questions: int = 48
@@ -227,6 +234,8 @@ def encoder_model(recipe: HiLightRecipe, processor: CaptionProcessor):
         )  # fmt: skip
         model = CLIPViPPlusModel(config)
     model.config.grounding_loss_weight = recipe.grounding_loss_weight or model.config.grounding_loss_weight
+    if recipe.language_mask_policy is not None:
+        model.config.language_mask_policy = recipe.language_mask_policy
     model.use_tokenizer(tok)
     return model
 
@@ -265,7 +274,7 @@ def hilight_model(recipe: HiLightRecipe, processor: HiLightProcessor, stage: str
             video_token_id=processor.video_token_id, num_frames=recipe.num_frames,
             queries_per_frame=recipe.queries_per_frame, token_mining_variant=recipe.token_mining_variant,
             token_mining_attention=recipe.token_mining_attention,
-            token_mining_hidden_size=llm if recipe.token_mining_variant == "improved" else 16,
+            token_mining_hidden_size=token_mining_width(recipe.token_mining_variant, llm, long_clip["projection_dim"]),
             token_mining_num_heads=4 if recipe.token_mining_variant == "improved" else 2,
         )  # fmt: skip
         model = HiLightForConditionalGeneration(config)
@@ -279,7 +288,37 @@ def hilight_model(recipe: HiLightRecipe, processor: HiLightProcessor, stage: str
     model.config.freeze_language_model = stage == "align" and not recipe.train_language_model
     model.config.freeze_token_mining = stage == "instruct" and not recipe.train_token_mining
     model.apply_freezing()
+    blank_tower(model, recipe.blank_tower)
     return model
+
+
+def token_mining_width(variant: str, llm_width: int, long_clip_width: int) -> int:
+    """A new tiny model's token-mining width: the LLM's for `improved`, Long-CLIP's projection width for
+    `reference` (the released module reinterprets that axis, so the two must be equal), else 16."""
+    return {"improved": llm_width, "reference": long_clip_width}.get(variant, 16)
+
+
+BLANK_TOWERS = ("none", "clip_vip", "long_clip")
+
+
+def blank_tower(model, tower: str):
+    """Ablation of one tower: a forward pre-hook gives `tower` ("clip_vip" or "long_clip") zeros instead of
+    its pixels, i.e. a uniform frame of the processor's normalisation mean for every video, so whatever the
+    vision tokens say about a clip comes from the other tower. The hook lives on the module (training and
+    `generate` alike) but is not saved with the checkpoint. Returns the hook handle (None for "none")."""
+    if tower not in BLANK_TOWERS:
+        raise ValueError(f"blank_tower must be one of {BLANK_TOWERS}, got {tower!r}.")
+    if tower == "none":
+        return None
+    base = next(m for m in model.modules() if hasattr(m, "clip_vip") and hasattr(m, "long_clip"))
+
+    def zeros(module, args, kwargs):
+        args = tuple(torch.zeros_like(a) if torch.is_tensor(a) and a.is_floating_point() else a for a in args)
+        kwargs = {k: torch.zeros_like(v) if k.startswith("pixel_values") and torch.is_tensor(v) else v
+                  for k, v in kwargs.items()}  # fmt: skip
+        return args, kwargs
+
+    return getattr(base, tower).register_forward_pre_hook(zeros, with_kwargs=True)
 
 
 def long_clip_state_from_clip_vip(encoder) -> dict:
