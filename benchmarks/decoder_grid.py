@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from modeling_hilight.processing.video_decoding import choose_backend, decode_video, probe_video
+from modeling_hilight.processing.video_decoding import choose_backend, decode_video, video_info
 
 from .bench_processing import ENCODERS
 from .harness import interleaved, set_threads
@@ -57,7 +57,7 @@ def main():
                 for size in args.sizes.split(","):
                     width, height = (int(v) for v in size.split("x"))
                     path = write(Path(folder) / f"clip.{ENCODERS[codec][1]}", codec, gop, width, height, args.seconds * 24)
-                    info = probe_video(str(path))
+                    info = video_info(str(path))
                     for samples in (int(n) for n in args.samples.split(",")):
                         fns = {b: (lambda b=b: decode_video(str(path), samples, backend=b, decode_size=224))
                                for b in ("decord", "pyav")}  # fmt: skip

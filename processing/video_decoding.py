@@ -205,7 +205,7 @@ def _probe(name: str, source) -> VideoInfo:
             source.seek(0)
 
 
-def probe_video(video) -> VideoInfo:
+def video_info(video) -> VideoInfo:
     """`VideoInfo` of a path, bytes or a file object (a `VideoDecodeError` names the file and the reason)."""
     return _probe(*_read_source(video))
 
@@ -481,4 +481,4 @@ def _as_frame_array(video) -> np.ndarray:
 
 
 __all__ = ["SAMPLING_STRATEGIES", "VideoDecodeError", "VideoInfo", "VideoMetadata", "choose_backend", "decode_video",
-           "probe_video", "sample_indices"]
+           "sample_indices", "video_info"]

@@ -11,7 +11,7 @@ import torch
 from modeling_hilight import HiLightVideoProcessor
 from modeling_hilight.processing import video_decoding
 from modeling_hilight.processing.video_decoding import (
-    VideoInfo, choose_backend, decode_video, probe_video, sample_indices,
+    VideoInfo, choose_backend, decode_video, sample_indices, video_info,
 )  # fmt: skip
 
 ENCODERS = {"h264": ("libx264", "mp4", {"preset": "ultrafast"}),
@@ -83,7 +83,7 @@ def test_pyavs_own_scaler_would_differ(clips):
 
 def test_av1_goes_to_pyav_without_trying_decord(clips, caplog, monkeypatch):
     path = clips[("av1", None)]
-    info = probe_video(path)
+    info = video_info(path)
     assert info.codec == "av1" and info.frames == 30
     assert choose_backend(info, sample_indices(30, 12)) == "pyav"
     monkeypatch.setattr(video_decoding, "_logged_reasons", set())
@@ -102,13 +102,13 @@ def test_av1_goes_to_pyav_without_trying_decord(clips, caplog, monkeypatch):
 
 
 def test_probe_reads_codec_container_and_keyframes(clips):
-    mp4 = probe_video(clips[("h264", 5)])
+    mp4 = video_info(clips[("h264", 5)])
     assert (mp4.codec, mp4.frames, mp4.width, mp4.height) == ("h264", 30, 160, 96)
     assert mp4.container.startswith("mov") and mp4.keyframes[0] == 0 and len(mp4.keyframes) >= 5
-    webm = probe_video(clips[("vp9", None)])  # no frame count stored: the packets are counted
+    webm = video_info(clips[("vp9", None)])  # no frame count stored: the packets are counted
     assert (webm.codec, webm.frames, webm.container) == ("vp9", 30, "matroska,webm") and webm.keyframes[0] == 0
     with open(clips[("hevc", None)], "rb") as handle:
-        assert probe_video(handle.read()).codec == "hevc"
+        assert video_info(handle.read()).codec == "hevc"
 
 
 def test_choose_backend_knows_what_decord_cannot_decode():
