@@ -1,5 +1,6 @@
 # Two commands on a fresh clone:  `make demo`  and  `make test`.
-# Both create .venv, install torch (TORCH_SPEC) and then this package with its test extras.
+# Both create .venv, install torch (TORCH_SPEC) and then this package with its test and demo extras,
+# and Debian's chromium and chromium-driver for the browser test of `hilight serve` when missing.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,16 +9,24 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-slow bench bench-full bundled-model clean
+.PHONY: setup browser demo test test-slow bench bench-full bundled-model clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[test,demo]"
 	touch $@
 
-setup: $(BIN)/.installed
+setup: $(BIN)/.installed browser
+
+# The browser test drives Debian's chromium through its chromedriver (no browser can be downloaded).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && apt-get install -y -q chromium chromium-driver; \
+	else echo "chromium and chromium-driver are missing and cannot be installed here (needs root and apt-get):"; \
+		echo "install them (sudo apt-get install chromium chromium-driver), or the browser test is skipped."; fi
 
 demo: setup
 	$(BIN)/hilight demo

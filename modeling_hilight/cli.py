@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("modeling_hilight.demo", "the bundled model answers questions about fresh clips (--train: train it)"),
     "chat": ("modeling_hilight.chat", "ask a model about a video (streams; interactive without a question)"),
     "eval": ("modeling_hilight.evaluation", "measure a model: QA against blind and majority baselines, retrieval, grounding"),
+    "visualize": ("modeling_hilight.visualize", "heat maps of where each word of a text lands in a video's frames"),
+    "serve": ("modeling_hilight.serve", "a web demo (Gradio, `pip install hilight[demo]`): chat about a clip, see the maps"),
     "data": ("modeling_hilight.training.billiards.cli", "make a synthetic billiards data set"),
     "train": ("modeling_hilight.training.train", "train a stage from a YAML recipe"),
     "merge-lora": ("modeling_hilight.training.merge", "merge a LoRA adapter into a checkpoint"),

@@ -28,6 +28,7 @@ AUTO_MAP = {
     "AutoConfig": "configuration_hilight.HiLightConfig",
     "AutoModel": "modeling_hilight.HiLightModel",
     "AutoModelForImageTextToText": "modeling_hilight.HiLightForConditionalGeneration",
+    "AutoModelForMultimodalLM": "modeling_hilight.HiLightForConditionalGeneration",  # pipeline("any-to-any")
 }
 LONG_CLIP_B = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
                    image_size=224, patch_size=16, projection_dim=512)  # fmt: skip

@@ -270,12 +270,15 @@ class HiLightModel(HiLightPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | None = None,
         token_mining_targets: torch.LongTensor | None = None,
+        video_metadata=None,
         **kwargs,
     ) -> HiLightModelOutputWithPast:
         r"""mm_encoder_outputs: `{"video": get_video_features(...)}` computed beforehand (generate does this
         once per call); then no pixel values are passed. `cache` is also accepted as `past_key_values`.
         token_mining_targets [V, K, q] (optional): where each token-mining query should look (an index into
-        [prefix, frame patches], -100 for none); gives `query_grounding_loss` (grounding_loss.py)."""
+        [prefix, frame patches], -100 for none); gives `query_grounding_loss` (grounding_loss.py).
+        video_metadata: what the processor says about the decoded videos; accepted so that the processor's
+        output goes straight into `forward`/`generate`, and not used."""
         cache = kwargs.pop("past_key_values", None) if cache is None else cache
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
@@ -377,6 +380,7 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         logits_to_keep: int | torch.Tensor = 0,
         mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | None = None,
         token_mining_targets: torch.LongTensor | None = None,
+        video_metadata=None,
         **kwargs,
     ) -> HiLightCausalLMOutputWithPast:
         r"""labels [B, S]: next-token targets, -100 where no loss is taken (prompt, video, padding).

@@ -2,7 +2,7 @@
 
 from .processing_hilight import CHAT_TEMPLATE, CHAT_TEMPLATES, GEMMA_CHAT_TEMPLATE, HiLightProcessor
 from .tokenization_hilight import build_hilight_tokenizer
-from .video_decoding import VideoDecodeError, VideoMetadata, decode_video, sample_indices
+from .video_decoding import VideoDecodeError, VideoMetadata, decode_video, probe_video, sample_indices
 from .video_processing_hilight import HiLightVideoProcessor
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "VideoMetadata",
     "build_hilight_tokenizer",
     "decode_video",
+    "probe_video",
     "sample_indices",
 ]

@@ -205,6 +205,16 @@ def _probe(name: str, source) -> VideoInfo:
             source.seek(0)
 
 
+def probe_video(video) -> VideoMetadata:
+    """What the container says about a video file (frames, fps, duration, size), without decoding
+    a picture; a VideoDecodeError names the file and the reason when it is not a usable video."""
+    name, source = _read_source(video)
+    info = _probe(name, source)
+    if info.frames < 1:
+        raise VideoDecodeError(name, "the video has no decodable frames.")
+    return VideoMetadata(name, info.frames, info.fps, info.duration, info.width, info.height, backend="probe")
+
+
 def video_info(video) -> VideoInfo:
     """`VideoInfo` of a path, bytes or a file object (a `VideoDecodeError` names the file and the reason)."""
     return _probe(*_read_source(video))
@@ -481,4 +491,4 @@ def _as_frame_array(video) -> np.ndarray:
 
 
 __all__ = ["SAMPLING_STRATEGIES", "VideoDecodeError", "VideoInfo", "VideoMetadata", "choose_backend", "decode_video",
-           "sample_indices", "video_info"]
+           "probe_video", "sample_indices", "video_info"]

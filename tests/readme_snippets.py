@@ -42,11 +42,19 @@ def code_blocks(heading: str, language: str) -> list[str]:
     return blocks
 
 
-def snippet(name: str) -> str:
-    match = re.search(rf"<!-- snippet: {re.escape(name)} -->\s*```python\n(.*?)```", README.read_text(), re.S)
+
+def snippet(name: str, language: str = "python") -> str:
+    match = re.search(rf"<!-- snippet: {re.escape(name)} -->\s*```{language}\n(.*?)```", README.read_text(), re.S)
     if match is None:
-        raise AssertionError(f"README.md has no python block after <!-- snippet: {name} -->")
+        raise AssertionError(f"README.md has no {language} block after <!-- snippet: {name} -->")
     return match.group(1)
+
+
+def command_lines(name: str) -> list[list[str]]:
+    """The commands of a ```bash snippet, each split as the shell would (comments dropped)."""
+    import shlex
+
+    return [shlex.split(line, comments=True) for line in snippet(name, "bash").splitlines() if line.strip()]
 
 
 def run_snippet(name: str, folder) -> dict:

@@ -52,6 +52,7 @@ def test_the_registry_reader_sees_what_init_registers():
     found = registrations()
     assert found[HiLightConfig]["AutoModel"] == "HiLightModel"
     assert found[HiLightConfig]["AutoModelForImageTextToText"] == "HiLightForConditionalGeneration"
+    assert found[HiLightConfig]["AutoModelForMultimodalLM"] == "HiLightForConditionalGeneration"  # any-to-any
     assert found[HiLightConfig]["AutoProcessor"] == "HiLightProcessor"
     assert found[HiLightConfig]["AutoVideoProcessor"] == "HiLightVideoProcessor"
     assert found[CLIPViPPlusConfig] == {"AutoConfig": "CLIPViPPlusConfig", "AutoModel": "CLIPViPPlusModel"}

@@ -110,3 +110,20 @@ def test_odd_sizes_and_a_path_with_spaces_and_non_ascii(tmp_path):
     path = write_video(tmp_path / "partie de billard ü 台球.mp4", frames=10)
     assert HiLightVideoProcessor(size=32, num_frames=4)(str(path))["pixel_values_videos"].shape == (1, 4, 3, 32, 32)
     expect_error(tmp_path / "manque ü 台球.mp4", "no such file")
+
+
+def test_probe_reads_the_container_without_decoding_and_refuses_alike(tmp_path):
+    from modeling_hilight.processing import probe_video
+
+    write_video(tmp_path / "v.mp4", frames=36, width=64, height=48, fps=12)
+    meta = probe_video(tmp_path / "v.mp4")
+    with av.open(str(tmp_path / "v.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (meta.total_num_frames, meta.fps, meta.width, meta.height) == (stream.frames, 12.0, 64, 48) == (36, 12.0, 64, 48)
+        assert meta.duration == pytest.approx(float(stream.duration * stream.time_base)) == pytest.approx(3.0)
+    (tmp_path / "notes.mp4").write_text("not a video")
+    Image.new("RGB", (8, 8)).save(tmp_path / "red.mp4", format="PNG")
+    for name, reason in (("notes.mp4", "not a readable video file"), ("red.mp4", "is a still image"),
+                         ("missing.mp4", "no such file")):  # fmt: skip
+        with pytest.raises(VideoDecodeError, match=rf"^{tmp_path / name}: {reason}"):
+            probe_video(tmp_path / name)

@@ -59,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--height", type=int, default=64)
     parser.add_argument("--no-install", action="store_true", help="do not copy into modeling_hilight/bundled")
+    parser.add_argument("--stages", nargs="+", default=["encoder", "align", "instruct"],
+                        help="stages to (re)train; the others are read from --out")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,9 +77,13 @@ def run(args: argparse.Namespace) -> int:
     mean, std = frame_statistics(data, encoder_recipe["image_size"], encoder_recipe["num_frames"])
     print(f"frame statistics: mean {mean} std {std}", flush=True)
     common = {"data": str(data), "image_mean": mean, "image_std": std}
-    encoder = run_stage("encoder", {**common, "output_dir": str(out / "encoder")})
-    align = run_stage("align", {**common, "output_dir": str(out / "align"), "clip_vip_path": str(encoder)})
-    instruct = run_stage("instruct", {**common, "output_dir": str(out / "instruct"), "model": str(align)})
+    encoder, align, instruct = out / "encoder", out / "align", out / "instruct"
+    if "encoder" in args.stages:
+        run_stage("encoder", {**common, "output_dir": str(encoder)})
+    if "align" in args.stages:
+        run_stage("align", {**common, "output_dir": str(align), "clip_vip_path": str(encoder)})
+    if "instruct" in args.stages:
+        run_stage("instruct", {**common, "output_dir": str(instruct), "model": str(align)})
     merged = instruct / "merged" if (instruct / "merged").exists() else instruct
     print(f"trained in {time.perf_counter() - start:.0f} s", flush=True)
     if not args.no_install:

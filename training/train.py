@@ -48,6 +48,8 @@ class HiLightRecipe:
     image_mean: list[float] | None = field(default=None, metadata={"help": "per-channel mean of the frames; "
                                              "default: CLIP's (the billiards recipes use the data's own)"})
     image_std: list[float] | None = None
+    decode_backend: str = field(default="auto", metadata={"help": "auto (decord, PyAV fallback) | decord | pyav; "
+                                "PyAV decodes small clips about 3x faster than decord"})
     patch_size: int = field(default=8, metadata={"help": "'tiny' only: the towers' patch size"})
     vision_width: int = field(default=32, metadata={"help": "'tiny' only: width of the towers"})
     vision_layers: int = field(default=0, metadata={"help": "'tiny' only: layers of the towers (0: 2 for the "
@@ -160,6 +162,7 @@ def make_processor(recipe: HiLightRecipe, train_data, stage: str = "align") -> H
         tokenizer = build_hilight_tokenizer(texts_of(train_data))
     video = HiLightVideoProcessor(size=recipe.image_size, num_frames=recipe.num_frames, sampling=recipe.sampling,
                                   image_mean=recipe.image_mean, image_std=recipe.image_std,
+                                  decode_backend=recipe.decode_backend,
                                   num_decode_threads=2)  # fmt: skip
     if stage == "encoder":
         return CaptionProcessor(video, tokenizer)

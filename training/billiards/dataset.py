@@ -15,6 +15,7 @@ does not depend on the number of workers.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -121,7 +122,9 @@ def make_dataset(out_dir: str | os.PathLike, num_clips: int, seed: int = 0, widt
     records = []
     workers = max(1, min(workers, MAX_WORKERS))
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # forkserver, not fork: a process that forks while other threads (torch's, tqdm's) hold locks can
+        # leave a worker waiting forever on a lock no thread will release (a test run hung this way)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
             for record in pool.map(_make_clip_args, jobs, chunksize=max(1, min(8, len(jobs) // (4 * workers)))):
                 records.append(record)
                 bar.update()
