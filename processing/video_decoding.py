@@ -30,6 +30,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 SAMPLING_STRATEGIES = ("uniform", "jitter", "fps", "indices")
+PYAV_THREAD_TYPE = "AUTO"  # FFmpeg's frame threads as well as slice threads (PyAV's default is slice threads only)
 _logged_reasons: set[str] = set()
 
 
@@ -227,11 +228,24 @@ DECORD_CANNOT_DECODE = {"av1"}
 
 
 def choose_backend(info: VideoInfo, indices: np.ndarray) -> str:
-    """The faster decoder for this file and these frames, "decord" or "pyav" (measured by
-    benchmarks/decoder_grid.py; the frames are the same either way)."""
+    """The faster decoder for this file and these frames, "decord" or "pyav"; the frames are the same
+    either way. From benchmarks/decoder_grid.py (H.264, HEVC, VP9, AV1; 360p to 1080p; keyframes every
+    6 frames to one a clip; 12 and 48 frames from 10 s and 5 min clips, on 2 CPU cores; the tables are
+    in benchmarks/decoder_grid.md): PyAV with FFmpeg's frame threads took about 0.55 to 0.95 of
+    decord's time on H.264 and HEVC at every size and keyframe interval (single cells above 1 did not
+    repeat), and on VP9 below 720p or with keyframes at least every 2 s; on VP9 of 720p and more with
+    longer keyframe intervals the two were within 10 %, decord ahead more often than not. AV1 only
+    PyAV decodes. The number of frames sampled did not change the winner."""
     if info.codec in DECORD_CANNOT_DECODE:
         return "pyav"
-    return "decord"
+    if info.codec == "vp9" and min(info.width, info.height) >= 720 and _keyframe_interval(info) > 2 * (info.fps or 24):
+        return "decord"
+    return "pyav"
+
+
+def _keyframe_interval(info: VideoInfo) -> float:
+    """Frames per keyframe (the whole clip when the container does not say)."""
+    return info.frames / len(info.keyframes) if info.keyframes else float(info.frames)
 
 
 def _log_once(reason: str) -> None:
@@ -343,7 +357,7 @@ def _decode_pyav(name: str, source, indices: np.ndarray, size: int | None) -> tu
     try:
         with av.open(source, "r") as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"  # frame threads as well as slice threads: decord's speed on long runs
+            stream.thread_type = PYAV_THREAD_TYPE
             table = _frame_table(container, stream)
             if table is not None and len(table[0]) > wanted[-1]:
                 stamps, keyframes = table
@@ -436,8 +450,21 @@ def decode_video(
     union = np.unique(np.concatenate([chosen, keys]))
     used = "pyav"
     frames = stamps = None
-    if backend == "auto":
-        backend = "auto" if choose_backend(info, union) == "decord" else "pyav"
+    if backend == "auto" and choose_backend(info, union) == "pyav":
+        try:
+            return _assemble(info, name, *_decode_pyav(name, source, union, decode_size), union, chosen, keys,
+                             num_keyframes, "pyav")  # fmt: skip
+        except VideoDecodeError as error:  # decord may still read it; if not, this is the error to give
+            pyav_error = error
+            logger.warning("PyAV failed on %s (%s); trying decord", name, error.reason)
+        try:
+            return _assemble(info, name, *_decode_decord(source, union, decode_size), union, chosen, keys,
+                             num_keyframes, "decord")  # fmt: skip
+        except Exception:
+            raise pyav_error from None
+        finally:
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
     if backend in ("auto", "decord"):
         try:
             frames, stamps = _decode_decord(source, union, decode_size)
@@ -455,9 +482,15 @@ def decode_video(
                 source.seek(0)
     if frames is None:
         frames, stamps = _decode_pyav(name, source, union, decode_size)
+    return _assemble(info, name, frames, stamps, union, chosen, keys, num_keyframes, used)
+
+
+def _assemble(info: VideoInfo, name: str, frames: np.ndarray, stamps: list[float], union: np.ndarray,
+              chosen: np.ndarray, keys: np.ndarray, num_keyframes: int | None, used: str):  # fmt: skip
+    """decode_video's result from the decoded union of the clip's and the keyframes' indices."""
     position = {index: row for row, index in enumerate(union.tolist())}
     clip_rows = [position[i] for i in chosen.tolist()]
-    meta = VideoMetadata(name, total, video_fps, duration, width, height, chosen.tolist(),
+    meta = VideoMetadata(name, info.frames, info.fps, info.duration, info.width, info.height, chosen.tolist(),
                          [stamps[r] for r in clip_rows], used)  # fmt: skip
     keyframes = frames[[position[i] for i in keys.tolist()]] if num_keyframes else None
     if clip_rows != list(range(len(frames))):  # no copy when the decoded frames are exactly the clip

@@ -111,7 +111,44 @@ def test_probe_reads_codec_container_and_keyframes(clips):
         assert video_info(handle.read()).codec == "hevc"
 
 
-def test_choose_backend_knows_what_decord_cannot_decode():
-    info = VideoInfo(frames=240, fps=24.0, duration=10.0, width=1280, height=720, codec="av1", container="mp4",
-                     keyframes=[0])  # fmt: skip
-    assert choose_backend(info, sample_indices(240, 12)) == "pyav"
+def info(codec, width=1280, height=720, keyframes=(0, 128)):
+    return VideoInfo(frames=240, fps=24.0, duration=10.0, width=width, height=height, codec=codec, container="mp4",
+                     keyframes=None if keyframes is None else list(keyframes))  # fmt: skip
+
+
+def test_choose_backend_follows_the_measured_grid():
+    twelve = sample_indices(240, 12)
+    for codec in ("h264", "hevc"):  # PyAV faster at every size and keyframe interval measured
+        assert choose_backend(info(codec), twelve) == "pyav"
+        assert choose_backend(info(codec, 1920, 1080, keyframes=None), twelve) == "pyav"
+    assert choose_backend(info("av1"), twelve) == "pyav"  # only PyAV decodes it
+    # VP9: decord only at 720p and more with keyframes more than 2 s apart (or not known)
+    assert choose_backend(info("vp9"), twelve) == "decord"
+    assert choose_backend(info("vp9", keyframes=None), sample_indices(240, 48)) == "decord"
+    assert choose_backend(info("vp9", 1920, 1080, keyframes=range(0, 240, 24)), twelve) == "pyav"
+    assert choose_backend(info("vp9", 640, 360), twelve) == "pyav"
+
+
+def test_auto_reads_a_720p_vp9_file_with_decord_and_gets_pyavs_frames(tmp_path):
+    path = textured_clip(tmp_path / "wide.webm", "vp9", frames=60, width=1280, height=720)  # one keyframe in 2.5 s
+    assert choose_backend(video_info(path), sample_indices(60, 4)) == "decord"
+    auto, meta, _ = decode_video(path, 4, decode_size=224)
+    pyav, _, _ = decode_video(path, 4, backend="pyav", decode_size=224)
+    assert meta.backend == "decord" and np.array_equal(auto, pyav)
+
+
+def test_when_the_chosen_pyav_fails_decord_is_tried_and_the_pyav_error_kept(clips, monkeypatch, caplog):
+    path = clips[("h264", None)]
+    expected, _, _ = decode_video(path, 6, backend="decord")
+
+    def broken(name, *args):
+        raise video_decoding.VideoDecodeError(name, "decoding failed (a damaged packet).")
+
+    monkeypatch.setattr(video_decoding, "_decode_pyav", broken)
+    with caplog.at_level(logging.WARNING):
+        frames, meta, _ = decode_video(path, 6)
+    assert meta.backend == "decord" and np.array_equal(frames, expected)
+    assert f"PyAV failed on {path}" in caplog.text and "trying decord" in caplog.text
+    monkeypatch.setattr(video_decoding, "_decode_decord", lambda *args: 1 / 0)
+    with pytest.raises(video_decoding.VideoDecodeError, match=r"decoding failed \(a damaged packet\)"):
+        decode_video(path, 6)
