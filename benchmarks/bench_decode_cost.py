@@ -1,8 +1,9 @@
 """Decode cost of HiLight after prefill, against the bare LLM with the same prompt length.
 
 The vision towers and token mining run once, at prefill; each new token should then cost what it
-costs the bare LLM. Per-token time = (time of generate(1 + N new) - time of generate(1 new)) / N,
-per repeat, interleaved, for a mid-size LLM (8 layers, width 512) and the tiny one.
+costs the bare LLM. Per-token time: one generate(1 + N new tokens) a repeat, a streamer clocking
+each token, (time of the last - time of the first) / N; the two models take turns. For a mid-size
+LLM (8 layers, width 512) and the tiny one.
 
     python -m benchmarks.bench_decode_cost [--new-tokens 32] [--repeats 5]
 """
@@ -14,6 +15,7 @@ from transformers import AutoModelForCausalLM
 
 from modeling_hilight import HiLightConfig, HiLightForConditionalGeneration
 
+from . import models
 from .harness import Row, Side, add_common_arguments, emit, interleaved, set_threads
 
 MID = dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=8, num_attention_heads=8,
@@ -32,16 +34,19 @@ def measure(key, name, text_config, new_tokens, repeats, goal=""):
     videos = torch.randn(1, 12, 3, 32, 32)
     common = dict(do_sample=False, pad_token_id=0)
 
-    def run(m, inputs, tokens):
-        return lambda: m.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, **common)
+    per_token = {"h": [], "b": []}
 
-    video = dict(input_ids=ids, pixel_values_videos=videos)
+    def run(side, m, inputs):
+        def call():
+            clock = models.TokenClock()
+            m.generate(**inputs, max_new_tokens=1 + new_tokens, min_new_tokens=1 + new_tokens, streamer=clock, **common)
+            per_token[side].append(clock.per_token() * 1e3)
+        return call
+
     with torch.inference_mode():
-        t = interleaved({"h1": run(model, video, 1), "hN": run(model, video, 1 + new_tokens),
-                         "b1": run(llm, dict(input_ids=plain_ids), 1),
-                         "bN": run(llm, dict(input_ids=plain_ids), 1 + new_tokens)}, repeats)  # fmt: skip
-    per_token = {side: [(long - one) / new_tokens * 1e3 for one, long in zip(t[f"{side}1"], t[f"{side}N"])]
-                 for side in ("h", "b")}  # fmt: skip
+        interleaved({"h": run("h", model, dict(input_ids=ids, pixel_values_videos=videos)),
+                     "b": run("b", llm, dict(input_ids=plain_ids))}, repeats, warmup=1)  # fmt: skip
+    per_token = {side: values[1:] for side, values in per_token.items()}  # without the untimed first call
     return Row(key, f"decode cost per new token, HiLight / bare LLM, same prompt length ({ids.shape[1]} tokens, "
                f"{n} vision; {name})", Side("HiLight", per_token["h"], "ms"), Side("bare LLM", per_token["b"], "ms"),
                goal, SCRIPT)  # fmt: skip

@@ -11,7 +11,7 @@ and on the H.264 clip, against decord alone (`VideoReader(path).get_batch(12 ind
   hf pyav / hf decord        transformers.video_utils.load_video(path, num_frames=12, backend=...)
 and a batch of 8 clips through the processor, threaded (4 threads) against one at a time.
 
-    python -m benchmarks.bench_processing [--repeats 5] [--codecs h264,hevc,vp9,av1]
+    python -m benchmarks.bench_processing [--repeats 9] [--codecs h264,hevc,vp9,av1]
 """
 
 import argparse
@@ -80,7 +80,7 @@ def per_codec(clip: Path, codec: str, repeats: int, label: str) -> Row:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--codecs", default="h264,hevc,vp9,av1")
     add_common_arguments(parser)
     args = parser.parse_args()

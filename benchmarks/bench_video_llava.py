@@ -10,7 +10,7 @@ Video-LLaVA CLIP ViT-L/14 on 8 frames (2,056). Random weights, nothing downloade
                    counted) plus the peak growth of the process's RSS (`torch.cuda.max_memory_allocated`
                    on a GPU) during the first timed call (after an untimed call of each).
 
-    python -m benchmarks.bench_video_llava [--llm mid|gemma-2b] [--repeats 3] [--new-tokens 8]
+    python -m benchmarks.bench_video_llava [--llm mid|gemma-2b] [--repeats 3] [--new-tokens N]
 """
 
 import argparse
@@ -27,12 +27,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--llm", default="mid")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--new-tokens", type=int, default=8)
+    parser.add_argument("--new-tokens", type=int, help="default: 8 at Gemma-2B's shapes, 16 otherwise")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     add_common_arguments(parser)
     args = parser.parse_args()
     set_threads()
+    args.new_tokens = args.new_tokens or (8 if args.llm == "gemma-2b" else 16)
     if args.smoke:
         args.llm, args.repeats, args.new_tokens = "smoke", 1, 2
     dtype, device = getattr(torch, args.dtype), args.device
