@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup browser demo test test-slow bench bundled-model clean
+.PHONY: setup browser demo test test-slow bench bench-full bundled-model clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,13 @@ test-slow: setup
 bundled-model: setup
 	$(BIN)/python -m modeling_hilight.training.bundle --out runs/bundled
 
+# Every benchmark (about 15 min on 2 CPU cores) -> benchmarks/results.md and the README's Performance table.
 bench: setup
-	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+	$(BIN)/python -m benchmarks
+
+# ... and the runs at the published sizes (Gemma-2B shapes; minutes each on a CPU, about 12 GB of memory).
+bench-full: setup
+	$(BIN)/python -m benchmarks --full
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,32 +1,29 @@
 """Decode cost of HiLight after prefill, against the bare LLM with the same prompt length.
 
 The vision towers and token mining run once, at prefill; each new token should then cost what it
-costs the bare LLM. Per-token time = (time of generate(1 + N new) - time of generate(1 new)) / N,
-interleaved medians, for a mid-size LLM (8 layers, width 512) and the tiny one.
+costs the bare LLM. Per-token time: one generate(1 + N new tokens) a repeat, a streamer clocking
+each token, (time of the last - time of the first) / N; the two models take turns. For a mid-size
+LLM (8 layers, width 512) and the tiny one.
 
-    python benchmarks/bench_decode_cost.py [--new-tokens 32] [--repeats 5]
+    python -m benchmarks.bench_decode_cost [--new-tokens 32] [--repeats 5]
 """
 
 import argparse
-import statistics
-import time
 
 import torch
 from transformers import AutoModelForCausalLM
 
 from modeling_hilight import HiLightConfig, HiLightForConditionalGeneration
 
+from . import models
+from .harness import Row, Side, add_common_arguments, emit, interleaved, set_threads
+
 MID = dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=8, num_attention_heads=8,
            num_key_value_heads=8, head_dim=64, vocab_size=8192)  # fmt: skip
+SCRIPT = "`benchmarks/bench_decode_cost.py`"
 
 
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def measure(name, text_config, new_tokens, repeats):
+def measure(key, name, text_config, new_tokens, repeats, goal=""):
     torch.manual_seed(0)
     config = HiLightConfig.tiny(text_config=text_config, video_token_id=text_config.get("vocab_size", 128) - 1)
     model = HiLightForConditionalGeneration(config).eval()
@@ -37,33 +34,38 @@ def measure(name, text_config, new_tokens, repeats):
     videos = torch.randn(1, 12, 3, 32, 32)
     common = dict(do_sample=False, pad_token_id=0)
 
-    def run(m, inputs, tokens):
-        return lambda: m.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, **common)
+    per_token = {"h": [], "b": []}
 
-    fns = [run(model, dict(input_ids=ids, pixel_values_videos=videos), 1),
-           run(model, dict(input_ids=ids, pixel_values_videos=videos), 1 + new_tokens),
-           run(llm, dict(input_ids=plain_ids), 1), run(llm, dict(input_ids=plain_ids), 1 + new_tokens)]  # fmt: skip
+    def run(side, m, inputs):
+        def call():
+            clock = models.TokenClock()
+            m.generate(**inputs, max_new_tokens=1 + new_tokens, min_new_tokens=1 + new_tokens, streamer=clock, **common)
+            per_token[side].append(clock.per_token() * 1e3)
+        return call
+
     with torch.inference_mode():
-        for fn in fns:
-            fn()  # warm-up
-        times = [[] for _ in fns]
-        for _ in range(repeats):
-            for i, fn in enumerate(fns):
-                times[i].append(timed(fn))
-    med = [statistics.median(t) for t in times]
-    hilight, bare = (med[1] - med[0]) / new_tokens, (med[3] - med[2]) / new_tokens
-    print(f"{name}: prompt {ids.shape[1]} tokens ({n} vision); per new token HiLight {hilight * 1e3:.2f} ms, "
-          f"bare LLM {bare * 1e3:.2f} ms")
-    print(f"RATIO decode cost HiLight/bare LLM ({name}) = {hilight / bare:.3f} (goal <= 1.05 at mid size)")
+        interleaved({"h": run("h", model, dict(input_ids=ids, pixel_values_videos=videos)),
+                     "b": run("b", llm, dict(input_ids=plain_ids))}, repeats, warmup=1)  # fmt: skip
+    per_token = {side: values[1:] for side, values in per_token.items()}  # without the untimed first call
+    return Row(key, f"decode cost per new token, HiLight / bare LLM, same prompt length ({ids.shape[1]} tokens, "
+               f"{n} vision; {name})", Side("HiLight", per_token["h"], "ms"), Side("bare LLM", per_token["b"], "ms"),
+               goal, SCRIPT)  # fmt: skip
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
+    add_common_arguments(parser)
     args = parser.parse_args()
-    measure("mid-size LLM (8 x 512)", MID, args.new_tokens, args.repeats)
-    measure("tiny LLM (2 x 64)", {}, args.new_tokens, args.repeats)
+    set_threads()
+    if args.smoke:
+        args.new_tokens, args.repeats = 2, 1
+    rows = [measure("decode_cost/mid", "mid-size LLM 8 x 512", {} if args.smoke else MID, args.new_tokens, args.repeats,
+                    "<= 1.05"),
+            measure("decode_cost/tiny", "tiny LLM 2 x 64, where a step's fixed Python work shows", {}, args.new_tokens,
+                    args.repeats)]  # fmt: skip
+    emit(rows, args)
 
 
 if __name__ == "__main__":

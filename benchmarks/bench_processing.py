@@ -1,22 +1,21 @@
-"""Processor time for 12 frames of a 10-second 720p H.264 clip, against decord alone (the floor).
+"""The video processor: 12 frames of a 10-second 720p clip, against decord alone and against PyAV.
 
-The clip is written at run time (24 fps, 240 frames, 1280x720). Measured in one run, interleaved,
-medians of `--repeats`:
-  floor       decord.VideoReader(path).get_batch(12 linspace indices)
-  decode      our decode_video (probe + decord seek of the same 12 indices)
-  processor   HiLightVideoProcessor end to end (decode + squash to 224 in the decoder + CLIP normalise)
-  processor (torch resize)  the same with resize_in_decoder=False (antialiased bicubic in torch)
-  hf pyav     transformers.video_utils.load_video(path, num_frames=12, backend="pyav")
-  hf decord   transformers.video_utils.load_video(path, num_frames=12, backend="decord")
+Clips written at run time (24 fps, 240 frames, 1280x720, each encoder's default keyframe interval)
+in H.264, HEVC, VP9 and AV1. Measured in one run, the contenders taking turns:
+  per codec   the processor as it chooses its decoder per file (`decode_backend="auto"`) against
+              the faster of the processor forced to decord and forced to PyAV; the frames are the
+              same whichever decodes (tests/test_decoder_choice.py)
+and on the H.264 clip, against decord alone (`VideoReader(path).get_batch(12 indices)`, the floor):
+  decode      decode_video (probe + decode of the same 12 indices)
+  processor (torch resize)   the full frames resized in torch instead of in the decoder
+  hf pyav / hf decord        transformers.video_utils.load_video(path, num_frames=12, backend=...)
 and a batch of 8 clips through the processor, threaded (4 threads) against one at a time.
 
-    python benchmarks/bench_processing.py [--repeats 5]
+    python -m benchmarks.bench_processing [--repeats 9] [--codecs h264,hevc,vp9,av1]
 """
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import av
@@ -25,10 +24,22 @@ import numpy as np
 from modeling_hilight import HiLightVideoProcessor
 from modeling_hilight.processing.video_decoding import decode_video, sample_indices
 
+from .harness import Row, Side, add_common_arguments, emit, interleaved, set_threads
 
-def write_clip(path: Path, seconds=10, fps=24, width=1280, height=720):
+SCRIPT = "`benchmarks/bench_processing.py`"
+ENCODERS = {  # codec -> (encoder, file suffix, options): fast settings, each encoder's own keyframe interval
+    "h264": ("libx264", "mp4", {"preset": "ultrafast"}),
+    "hevc": ("libx265", "mp4", {"preset": "ultrafast", "x265-params": "log-level=error"}),
+    "vp9": ("libvpx-vp9", "webm", {"deadline": "realtime", "cpu-used": "8"}),
+    "av1": ("libsvtav1", "mp4", {"preset": "12", "svtav1-params": "log-level=0"}),
+}
+NAMES = {"h264": "H.264", "hevc": "HEVC", "vp9": "VP9", "av1": "AV1"}
+
+
+def write_clip(path: Path, codec: str = "h264", seconds=10, fps=24, width=1280, height=720) -> Path:
+    encoder, _, options = ENCODERS[codec]
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
+        stream = container.add_stream(encoder, rate=fps, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         yy, xx = np.mgrid[0:height, 0:width]
         for i in range(seconds * fps):
@@ -37,38 +48,63 @@ def write_clip(path: Path, seconds=10, fps=24, width=1280, height=720):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return path
 
 
-def medians(fns: dict, repeats: int) -> dict:
-    times = {k: [] for k in fns}
-    for fn in fns.values():
-        fn()  # warm-up
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
+def keyframes(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(p.is_keyframe for p in container.demux(video=0) if p.size)
+
+
+def per_codec(clip: Path, codec: str, repeats: int, label: str) -> Row:
+    contenders = {backend: HiLightVideoProcessor(num_frames=12, decode_backend=backend)
+                  for backend in ("auto", "decord", "pyav")}  # fmt: skip
+    usable = {}
+    for backend, processor in contenders.items():
+        try:
+            processor(str(clip))
+            usable[backend] = processor
+        except ValueError as error:  # decord's FFmpeg has no decoder for this codec
+            print(f"{codec}: {backend} cannot decode it ({str(error)[:120]})")
+    times = interleaved({b: (lambda p=p: p(str(clip))) for b, p in usable.items()}, repeats)
+    ms = {b: [s * 1e3 for s in v] for b, v in times.items()}
+    forced = [b for b in ("decord", "pyav") if b in ms]
+    faster = [min(values) for values in zip(*(ms[b] for b in forced))]
+    chosen = decode_video(str(clip), 12, decode_size=224)[1].backend
+    medians = ", ".join(f"{b} {np.median(ms[b]):.0f} ms" for b in forced)
+    missing = "" if len(forced) == 2 else f"; {'decord' if 'decord' not in forced else 'PyAV'} cannot decode it"
+    return Row(f"processing/{codec}", f"video processor, 12 frames of a 10 s 720p {NAMES[codec]} clip ({label}): "
+               f"as it chooses / the faster of decord and PyAV", Side("auto", ms["auto"], "ms"),
+               Side("faster", faster, "ms"), "<= 1", SCRIPT, note=f"chose {chosen}; forced: {medians}{missing}")  # fmt: skip
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--codecs", default="h264,hevc,vp9,av1")
+    add_common_arguments(parser)
     args = parser.parse_args()
+    set_threads()
+    seconds, width, height = (10, 1280, 720) if not args.smoke else (1, 128, 72)
+    if args.smoke:
+        args.repeats, args.codecs = 1, "h264,av1"
     import decord
     from transformers.video_utils import load_video
 
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
-        clips = [Path(folder) / f"clip{i}.mp4" for i in range(8)]
-        write_clip(clips[0])
-        for clip in clips[1:]:
-            clip.write_bytes(clips[0].read_bytes())
-        path = str(clips[0])
-        indices = sample_indices(240, 12).tolist()
+        clips = {}
+        for codec in args.codecs.split(","):
+            clips[codec] = write_clip(Path(folder) / f"{codec}.{ENCODERS[codec][1]}", codec, seconds, 24, width, height)
+            label = f"{keyframes(clips[codec])} keyframes"
+            rows.append(per_codec(clips[codec], codec, args.repeats, label))
+            if codec != "h264":
+                clips[codec].unlink()
+        path = str(clips.get("h264") or write_clip(Path(folder) / "clip.mp4", "h264", seconds, 24, width, height))
+        indices = sample_indices(seconds * 24, 12).tolist()
         processor = HiLightVideoProcessor(num_frames=12, num_decode_threads=4)
         torch_resize = HiLightVideoProcessor(num_frames=12, resize_in_decoder=False)
-        sequential = HiLightVideoProcessor(num_frames=12, num_decode_threads=1)
-        single = medians({
+        t = interleaved({
             "floor": lambda: decord.VideoReader(path, ctx=decord.cpu(0)).get_batch(indices).asnumpy(),
             "decode": lambda: decode_video(path, 12),
             "processor": lambda: processor(path),
@@ -76,19 +112,28 @@ def main():
             "hf pyav": lambda: load_video(path, num_frames=12, backend="pyav"),
             "hf decord": lambda: load_video(path, num_frames=12, backend="decord"),
         }, args.repeats)  # fmt: skip
-        batch = medians({"threaded": lambda: processor([str(c) for c in clips]),
-                         "sequential": lambda: sequential([str(c) for c in clips])}, max(2, args.repeats // 2))  # fmt: skip
-
-    floor = single["floor"]
-    print("12 frames of a 10 s 720p H.264 clip (240 frames):")
-    for name, seconds in single.items():
-        print(f"  {name:25s} {seconds * 1e3:8.1f} ms  ({seconds / floor:.2f}x the floor)")
-    print(f"RATIO decode/floor = {single['decode'] / floor:.2f} (goal <= 1.25)")
-    print(f"RATIO processor/floor = {single['processor'] / floor:.2f} (goal <= 1.25; decode + resize + normalise)")
-    print(f"RATIO processor-with-torch-resize/floor = {single['processor (torch resize)'] / floor:.2f}")
-    print(f"RATIO hf-pyav/floor = {single['hf pyav'] / floor:.2f}; hf-decord/floor = {single['hf decord'] / floor:.2f}")
-    print(f"batch of 8: threaded {batch['threaded']:.2f} s, sequential {batch['sequential']:.2f} s")
-    print(f"RATIO batch sequential/threaded = {batch['sequential'] / batch['threaded']:.2f}")
+        batch = [path] * 8
+        sequential = HiLightVideoProcessor(num_frames=12, num_decode_threads=1)
+        b = interleaved({"sequential": lambda: sequential(batch), "threaded": lambda: processor(batch)},
+                        max(2, args.repeats // 2) if not args.smoke else 1)  # fmt: skip
+    ms = {k: [s * 1e3 for s in v] for k, v in t.items()}
+    clip = f"12 frames of a 10 s 720p H.264 clip" if not args.smoke else "12 frames of a tiny clip"
+    floor = Side("decord alone", ms["floor"], "ms")
+    rows += [
+        Row("processing/floor", f"video processor end to end / decord alone, the floor ({clip}: decode, squash to 224 "
+            f"in the decoder, CLIP normalise)", Side("processor", ms["processor"], "ms"), floor, "<= 1.25", SCRIPT),
+        Row("processing/decode", "decoding only (probe + decode of the 12 frames) / the floor",
+            Side("decode_video", ms["decode"], "ms"), floor, "<= 1.25", SCRIPT),
+        Row("processing/torch-resize", "the processor with a torch bicubic resize of the full frames instead / the floor",
+            Side("processor", ms["processor (torch resize)"], "ms"), floor, "", SCRIPT),
+        Row("processing/hf-pyav", "transformers' `load_video` with PyAV / the floor (full-size frames)",
+            Side("load_video pyav", ms["hf pyav"], "ms"), floor, "", SCRIPT),
+        Row("processing/hf-decord", "transformers' `load_video` with decord / the floor (full-size frames)",
+            Side("load_video decord", ms["hf decord"], "ms"), floor, "", SCRIPT),
+        Row("processing/batch", "a batch of 8 clips through the processor: one at a time / 4 threads",
+            Side("one at a time", b["sequential"], "s"), Side("4 threads", b["threaded"], "s"), "> 1", SCRIPT),
+    ]  # fmt: skip
+    emit(rows, args)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,31 @@ def text_scale(model) -> float:
     return model.config.text_config.hidden_size**0.5 if model.config.text_config.model_type == "gemma" else 1.0
 
 
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_long_clip_runs_its_last_layer_for_cls_alone_with_the_same_embeddings(attention):
+    model = tiny_model(long_clip_config=dict(num_hidden_layers=3))
+    long_clip = model.model.long_clip
+    long_clip.config._attn_implementation = attention
+    pixels = torch.randn(5, 3, 32, 32)
+    calls = []
+    handle = long_clip.vision_model.encoder.layers[-1].mlp.register_forward_hook(
+        lambda module, args, out: calls.append(tuple(args[0].shape)))
+    with torch.no_grad():
+        full = long_clip(pixel_values=pixels)
+        short = long_clip(pixel_values=pixels, embeds_only=True)
+    handle.remove()
+    assert calls == [(5, 5, 32), (5, 32)]  # the whole sequence, then CLS alone
+    assert full.last_hidden_state.shape == (5, 5, 32) and short.last_hidden_state is None
+    torch.testing.assert_close(short.image_embeds, full.image_embeds, atol=1e-5, rtol=1e-5)
+    video = frames()
+    with torch.no_grad():
+        fast = model.get_video_features(video)
+        long_clip.cls_only = False
+        slow = model.get_video_features(video)
+    torch.testing.assert_close(fast.keyframe_embeds, slow.keyframe_embeds, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast.pooler_output, slow.pooler_output, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("llm", ["gemma", "llama"])
 def test_vision_tokens_land_on_the_placeholders_and_text_embeddings_elsewhere(llm):
     model = tiny_model(text_model_type=llm)

@@ -160,6 +160,7 @@ def test_pyav_takes_over_when_decord_cannot_be_imported_and_says_why_once(tmp_pa
 
     path = write_video(tmp_path / "v.mp4", frames=20)
     expected, _, _ = decode_video(path, 5, backend="decord")
+    monkeypatch.setattr(video_decoding, "choose_backend", lambda info, indices: "decord")  # a file decord would take
     monkeypatch.setitem(sys.modules, "decord", None)  # as on a platform without decord wheels
     monkeypatch.setattr(video_decoding, "_logged_reasons", set())
     frames, meta, _ = decode_video(path, 5)
