@@ -120,15 +120,18 @@ def qa_metrics(model, processor, ctx: Context) -> dict:
 PARENT_FIELDS = {"encoder": ("clip_vip_path",), "language_model": ("language_model_from", "tokenizer"),
                  "align": ("model",)}  # fmt: skip
 LANGUAGE_MODEL = {"blank_tower": "both", "query_grounding_loss_weight": 0.0, "train_language_model": True}
+LM_SEED = 0  # one blind language model for every seed of the table, as the paper has one pretrained Gemma
 
 
 class Runner:
     """Runs rows for seeds; `results` collects every stage run's result (also those reused).
 
-    A chat row trains on two shared runs of its seed: the bundled encoder (the video tower) and a
-    blind language model (the bundled align stage with both towers given zeros, the LLM training;
-    budget.lm_steps): the row's align then trains token mining alone under that frozen LLM, as the
-    paper's stage 1 does under a pretrained Gemma, and its instruct stage is the bundled one."""
+    A chat row trains on two shared runs: the bundled encoder of its seed (the video tower) and one
+    blind language model for the whole table (the bundled align stage, batch and all, with both towers
+    given zeros and new tiny towers, so the LLM learns the language and the answers' priors but never
+    sees a clip; budget.lm_steps, seed LM_SEED). The row's align then trains token mining alone under
+    that frozen LLM, as the paper's stage 1 does under its one pretrained Gemma, and its instruct stage
+    is the bundled one."""
 
     def __init__(self, ctx: Context, log=print):
         self.ctx, self.log = ctx, log
@@ -172,17 +175,17 @@ class Runner:
     def encoder(self, changes: dict, seed: int, label: str) -> dict:
         return self._stage("encoder", changes, seed, {}, lambda m, p: encoder_metrics(m, p, self.ctx), label)
 
-    def language_model(self, seed: int) -> dict:
-        encoder = self.encoder(CHAT_ENCODER, seed, "bundled encoder")
-        return self._stage("align", LANGUAGE_MODEL, seed, {"encoder": encoder}, lambda m, p: {},
-                           "blind language model", steps=self.ctx.budget.lm_steps)  # fmt: skip
+    def language_model(self) -> dict:
+        batch = yaml.safe_load((RECIPES / "bundled_align.yaml").read_text())["per_device_train_batch_size"]
+        return self._stage("align", {**LANGUAGE_MODEL, "per_device_train_batch_size": batch}, LM_SEED, {},
+                           lambda m, p: {}, "blind language model", steps=self.ctx.budget.lm_steps)  # fmt: skip
 
     def row(self, row: Row, seed: int) -> dict:
         """The metrics of `row` at `seed` (and, for chat rows, the align loss curve)."""
         if not row.chat:
             result = self.encoder(row.encoder, seed, row.label)
             return {"metrics": result["metrics"], "runs": [result["key"]], "seconds": _seconds(result)}
-        encoder, lm = self.encoder(CHAT_ENCODER, seed, "bundled encoder"), self.language_model(seed)
+        encoder, lm = self.encoder(CHAT_ENCODER, seed, "bundled encoder"), self.language_model()
         blank = {"blank_tower": row.blank_tower} if row.blank_tower != "none" else {}
         align = self._stage("align", {**row.align, **blank, "train_language_model": False}, seed,
                             {"encoder": encoder, "language_model": lm}, lambda m, p: {}, row.label)  # fmt: skip
