@@ -133,7 +133,7 @@ def test_blank_tower_gives_that_tower_zeros_and_leaves_the_other_alone():
     for tower in ("clip_vip", "long_clip"):
         model = tiny_model()
         plain = [model.get_video_features(v) for v in videos]
-        handle = blank_tower(model, tower)
+        (handle,) = blank_tower(model, tower)
         blanked = [model.get_video_features(v) for v in videos]
         handle.remove()
         zeros = torch.zeros_like(videos[0])
@@ -148,9 +148,12 @@ def test_blank_tower_gives_that_tower_zeros_and_leaves_the_other_alone():
             # the vision tokens are token mining's on what the towers gave, not the plain model's
             torch.testing.assert_close(out.pooler_output, model.model.token_mining(out.last_hidden_state, out.keyframe_embeds))
             assert not torch.allclose(out.pooler_output, before.pooler_output)
-    with pytest.raises(ValueError, match=r"blank_tower must be one of \('none', 'clip_vip', 'long_clip'\), got 'both'"):
-        blank_tower(tiny_model(), "both")
-    assert blank_tower(tiny_model(), "none") is None
+    model = tiny_model()
+    assert len(blank_tower(model, "both")) == 2  # a blind model: every video gives the same vision tokens
+    torch.testing.assert_close(*(model.get_video_features(v).pooler_output for v in videos))
+    with pytest.raises(ValueError, match=r"blank_tower must be one of \('none', 'clip_vip', 'long_clip', 'both'\), got 'all'"):
+        blank_tower(tiny_model(), "all")
+    assert blank_tower(tiny_model(), "none") == []
 
 
 def chat_processor():
@@ -181,6 +184,26 @@ def test_reference_token_mining_takes_the_width_of_a_long_clip_started_from_the_
     recipe.blank_tower = "clip_vip"  # the recipe field installs the hook
     blanked = hilight_model(recipe, chat_processor(), "align").get_video_features(frames(2, 4))
     torch.testing.assert_close(blanked.last_hidden_state[0], blanked.last_hidden_state[1])
+
+
+def test_language_model_from_starts_a_new_models_llm_from_a_checkpoint(tmp_path):
+    processor = chat_processor()
+    base = HiLightRecipe(data="unused", num_frames=4, queries_per_frame=4, token_mining_variant="improved")
+    source = hilight_model(base, processor, "align")
+    source.save_pretrained(tmp_path / "lm")
+    recipe = HiLightRecipe(data="unused", num_frames=4, token_mining_variant="structure2",
+                           language_model_from=str(tmp_path / "lm"))  # fmt: skip
+    torch.manual_seed(1)
+    model = hilight_model(recipe, processor, "align")
+    theirs = source.state_dict()
+    for name, value in model.state_dict().items():
+        if name.startswith(("model.language_model.", "lm_head.")):
+            torch.testing.assert_close(value, theirs[name], msg=name)
+    assert type(model.model.token_mining).__name__ == "Structure2TokenMining"
+    assert not any(p.requires_grad for p in model.model.language_model.parameters())  # align freezes it
+    recipe.model = str(tmp_path / "lm")
+    with pytest.raises(ValueError, match="language_model_from starts a new model's LLM, but model is '.*lm'"):
+        hilight_model(recipe, processor, "align")
 
 
 def test_language_mask_policy_of_the_recipe_reaches_the_encoder():
@@ -226,9 +249,10 @@ def test_smoke_run_writes_the_table_the_json_and_the_pictures(tmp_path, monkeypa
     assert f"- Command: `python -m benchmarks.ablations {shlex.join(argv)}`" in table
     assert f"- Date: {result['date']};" in table and "- Budget smoke: 20 clips" in table and "- Seeds: 0 " in table
     assert result["studies"] == ["language_mask", "towers"] and result["seeds"] == [0]
-    # every stage run: the two encoder rows, the bundled encoder, and align + instruct per tower row
+    # every stage run: the two encoder rows, the bundled encoder, the blind language model (an align run),
+    # and align + instruct per tower row
     stages = sorted(run["stage"] for run in result["runs"])
-    assert stages == ["align"] * 3 + ["encoder"] * 3 + ["instruct"] * 3
+    assert stages == ["align"] * 4 + ["encoder"] * 3 + ["instruct"] * 3
     for study, column, place in (("language_mask", "hit_rate", 4), ("towers", "qa_accuracy", 0)):
         for row in studies.STUDIES[study].rows:
             value = result["results"][study][row.label]["0"]["metrics"][column]
@@ -238,7 +262,7 @@ def test_smoke_run_writes_the_table_the_json_and_the_pictures(tmp_path, monkeypa
         assert (out / f"{study}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"![{studies.STUDIES[study].title}]({study}.png)" in table
     assert "**Paper: two towers beat either one alone.**" in table
-    assert printed.count(" s training") == 9
+    assert printed.count(" s training") == 10 and printed.count("blind language model · seed 0") == 1
     # again: every stage run is found in runs/ and reused, and the summary is the same
     assert ablations_main(argv) == 0
     assert " s training" not in capsys.readouterr().out

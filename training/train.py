@@ -72,7 +72,11 @@ class HiLightRecipe:
     token_mining_attention: str = "clip"
     blank_tower: str = field(default="none", metadata={"help": "align/instruct ablation: 'clip_vip' or "
                              "'long_clip' gets zeros for pixels (a uniform frame of the normalisation mean), "
-                             "so the vision tokens come from the other tower alone; 'none' (default)"})
+                             "so the vision tokens come from the other tower alone; 'both' leaves the LLM "
+                             "blind; 'none' (default)"})
+    language_model_from: str | None = field(default=None, metadata={"help": "align: a new ('tiny') model's LLM "
+                                            "starts from this HiLight checkpoint's (strictly loaded; give the "
+                                            "checkpoint as `tokenizer` too, so the vocabularies agree)"})
     qa_curve_every: int = field(default=0, metadata={"help": "align/instruct: every N steps, QA accuracy on "
                                 "validation questions with the right clip and another clip (0: never)"})
     qa_curve_questions: int = 48
@@ -278,6 +282,16 @@ def hilight_model(recipe: HiLightRecipe, processor: HiLightProcessor, stage: str
             token_mining_num_heads=4 if recipe.token_mining_variant == "improved" else 2,
         )  # fmt: skip
         model = HiLightForConditionalGeneration(config)
+    if recipe.language_model_from:
+        if recipe.model != "tiny":
+            raise ValueError(f"language_model_from starts a new model's LLM, but model is {recipe.model!r}: use "
+                             f"model: tiny, or leave language_model_from out to keep that checkpoint's LLM.")  # fmt: skip
+        from ..conversion_utils import load_state_dict_strictly
+
+        source = HiLightForConditionalGeneration.from_pretrained(recipe.language_model_from)
+        load_state_dict_strictly(model.model.language_model, source.model.language_model.state_dict(),
+                                 recipe.language_model_from)  # fmt: skip
+        load_state_dict_strictly(model.lm_head, source.lm_head.state_dict(), recipe.language_model_from)
     if tower is not None:  # the encoder stage's CLIP-ViP+ becomes the video tower
         from ..conversion_utils import load_state_dict_strictly
 
@@ -298,18 +312,17 @@ def token_mining_width(variant: str, llm_width: int, long_clip_width: int) -> in
     return {"improved": llm_width, "reference": long_clip_width}.get(variant, 16)
 
 
-BLANK_TOWERS = ("none", "clip_vip", "long_clip")
+BLANK_TOWERS = ("none", "clip_vip", "long_clip", "both")
 
 
-def blank_tower(model, tower: str):
+def blank_tower(model, tower: str) -> list:
     """Ablation of one tower: a forward pre-hook gives `tower` ("clip_vip" or "long_clip") zeros instead of
     its pixels, i.e. a uniform frame of the processor's normalisation mean for every video, so whatever the
-    vision tokens say about a clip comes from the other tower. The hook lives on the module (training and
-    `generate` alike) but is not saved with the checkpoint. Returns the hook handle (None for "none")."""
+    vision tokens say about a clip comes from the other tower ("both": from neither, a blind LLM). The hook
+    lives on the module (training and `generate` alike) but is not saved with the checkpoint. Returns the
+    hook handles (none for "none")."""
     if tower not in BLANK_TOWERS:
         raise ValueError(f"blank_tower must be one of {BLANK_TOWERS}, got {tower!r}.")
-    if tower == "none":
-        return None
     base = next(m for m in model.modules() if hasattr(m, "clip_vip") and hasattr(m, "long_clip"))
 
     def zeros(module, args, kwargs):
@@ -318,7 +331,8 @@ def blank_tower(model, tower: str):
                   for k, v in kwargs.items()}  # fmt: skip
         return args, kwargs
 
-    return getattr(base, tower).register_forward_pre_hook(zeros, with_kwargs=True)
+    towers = {"none": (), "both": ("clip_vip", "long_clip")}.get(tower, (tower,))
+    return [getattr(base, name).register_forward_pre_hook(zeros, with_kwargs=True) for name in towers]
 
 
 def long_clip_state_from_clip_vip(encoder) -> dict:

@@ -33,7 +33,7 @@ def summarise(results: dict) -> dict:
     for study, rows in results.items():
         out[study] = {}
         for row, seeds in rows.items():
-            metrics = sorted({m for r in seeds.values() for m in r["metrics"]})
+            metrics = sorted({m for r in seeds.values() for m, v in r["metrics"].items() if not isinstance(v, list)})
             out[study][row] = {m: spread([r["metrics"].get(m) for r in seeds.values()]) for m in metrics}
     return out
 

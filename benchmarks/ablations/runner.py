@@ -69,7 +69,7 @@ def run_key(stage: str, recipe_values: dict, parent: str | None, budget: Budget)
     """A hash of the recipe a run trains with (the YAML and its overrides merged, paths left out),
     the run it starts from and the data."""
     recipe = yaml.safe_load((RECIPES / f"bundled_{stage}.yaml").read_text())
-    paths = ("output_dir", "clip_vip_path", "model", "data")
+    paths = ("output_dir", "clip_vip_path", "model", "data", "language_model_from", "tokenizer")
     merged = {**recipe, **{k: v for k, v in recipe_values.items() if k not in paths}}
     text = json.dumps({"stage": stage, "recipe": merged, "parent": parent, "clips": budget.clips, "data_seed": DATA_SEED},
                       sort_keys=True)  # fmt: skip
@@ -112,27 +112,46 @@ def qa_metrics(model, processor, ctx: Context) -> dict:
            "qa_majority": qa.get("majority_accuracy"), "qa_questions": qa["questions"]}  # fmt: skip
     out.update({f"qa.{kind}": block["accuracy"] for kind, block in qa["per_type"].items()})
     out.update({f"qa_questions.{kind}": block["questions"] for kind, block in qa["per_type"].items()})
+    out["qa_samples"] = [{k: r[k] for k in ("question", "truth", "answer", "blind_answer") if k in r}
+                         for r in qa["records"][:3]]  # fmt: skip
     return out
 
 
+PARENT_FIELDS = {"encoder": ("clip_vip_path",), "language_model": ("language_model_from", "tokenizer"),
+                 "align": ("model",)}  # fmt: skip
+LANGUAGE_MODEL = {"blank_tower": "both", "query_grounding_loss_weight": 0.0, "train_language_model": True}
+LM_SEED = 0  # one blind language model for every seed of the table, as the paper has one pretrained Gemma
+
+
 class Runner:
-    """Runs rows for seeds; `results` collects every stage run's result (also those reused)."""
+    """Runs rows for seeds; `results` collects every stage run's result (also those reused).
+
+    A chat row trains on two shared runs: the bundled encoder of its seed (the video tower) and one
+    blind language model for the whole table (the bundled align stage, batch and all, with both towers
+    given zeros and new tiny towers, so the LLM learns the language and the answers' priors but never
+    sees a clip; budget.lm_steps, seed LM_SEED). The row's align then trains token mining alone under
+    that frozen LLM, as the paper's stage 1 does under its one pretrained Gemma, and its instruct stage
+    is the bundled one."""
 
     def __init__(self, ctx: Context, log=print):
         self.ctx, self.log = ctx, log
         self.results: dict[str, dict] = {}
 
-    def _stage(self, stage: str, changes: dict, seed: int, parent: dict | None, measure, label: str) -> dict:
+    def _stage(self, stage: str, changes: dict, seed: int, parents: dict[str, dict], measure, label: str,
+               steps: int | None = None) -> dict:  # fmt: skip
         values = stage_overrides(stage, self.ctx, seed, changes)
-        key = run_key(stage, values, parent["key"] if parent else None, self.ctx.budget)
+        if steps is not None:
+            values.update(max_steps=steps, logging_steps=max(1, steps // 20))
+        parent_keys = "+".join(f"{kind}:{parents[kind]['key']}" for kind in sorted(parents)) or None
+        key = run_key(stage, values, parent_keys, self.ctx.budget)
         folder = self.ctx.out / "runs" / f"{stage}-{key}-seed{seed}"
         done = folder / "result.json"
         if done.exists():
             result = json.loads(done.read_text())
             self.results[key] = result
             return result
-        if parent is not None:
-            values["clip_vip_path" if stage == "align" else "model"] = parent["dir"]
+        for kind, parent in parents.items():
+            values.update({name: parent["dir"] for name in PARENT_FIELDS[kind]})
         values["output_dir"] = str(folder)
         trainer, processor, seconds = train_stage(stage, values)
         start = time.perf_counter()
@@ -141,8 +160,8 @@ class Runner:
         metrics[f"{stage}_loss"] = curve[-1][1] if curve else None
         if stage == "align":
             metrics["vision_tokens"] = trainer.model.config.num_vision_tokens
-        result = {"stage": stage, "key": key, "seed": seed, "parent": parent["key"] if parent else None,
-                  "dir": str(folder), "first_label": label, "changes": changes, "train_seconds": round(seconds, 1),
+        result = {"stage": stage, "key": key, "seed": seed, "parents": parent_keys, "dir": str(folder),
+                  "first_label": label, "changes": changes, "train_seconds": round(seconds, 1),
                   "eval_seconds": round(time.perf_counter() - start, 1), "loss_curve": curve, "metrics": metrics}  # fmt: skip
         done.write_text(json.dumps(result, indent=1))
         self.results[key] = result
@@ -154,20 +173,26 @@ class Runner:
         return result
 
     def encoder(self, changes: dict, seed: int, label: str) -> dict:
-        return self._stage("encoder", changes, seed, None,
-                           lambda m, p: encoder_metrics(m, p, self.ctx), label)  # fmt: skip
+        return self._stage("encoder", changes, seed, {}, lambda m, p: encoder_metrics(m, p, self.ctx), label)
+
+    def language_model(self) -> dict:
+        batch = yaml.safe_load((RECIPES / "bundled_align.yaml").read_text())["per_device_train_batch_size"]
+        return self._stage("align", {**LANGUAGE_MODEL, "per_device_train_batch_size": batch}, LM_SEED, {},
+                           lambda m, p: {}, "blind language model", steps=self.ctx.budget.lm_steps)  # fmt: skip
 
     def row(self, row: Row, seed: int) -> dict:
         """The metrics of `row` at `seed` (and, for chat rows, the align loss curve)."""
         if not row.chat:
             result = self.encoder(row.encoder, seed, row.label)
             return {"metrics": result["metrics"], "runs": [result["key"]], "seconds": _seconds(result)}
-        encoder = self.encoder(CHAT_ENCODER, seed, "bundled encoder")
+        encoder, lm = self.encoder(CHAT_ENCODER, seed, "bundled encoder"), self.language_model()
         blank = {"blank_tower": row.blank_tower} if row.blank_tower != "none" else {}
-        align = self._stage("align", {**row.align, **blank}, seed, encoder, lambda m, p: {}, row.label)
-        instruct = self._stage("instruct", blank, seed, align, lambda m, p: qa_metrics(m, p, self.ctx), row.label)
+        align = self._stage("align", {**row.align, **blank, "train_language_model": False}, seed,
+                            {"encoder": encoder, "language_model": lm}, lambda m, p: {}, row.label)  # fmt: skip
+        instruct = self._stage("instruct", blank, seed, {"align": align}, lambda m, p: qa_metrics(m, p, self.ctx),
+                               row.label)  # fmt: skip
         metrics = {**align["metrics"], **instruct["metrics"]}
-        return {"metrics": metrics, "runs": [encoder["key"], align["key"], instruct["key"]],
+        return {"metrics": metrics, "runs": [encoder["key"], lm["key"], align["key"], instruct["key"]],
                 "align_curve": align["loss_curve"], "seconds": _seconds(align) + _seconds(instruct)}  # fmt: skip
 
 
