@@ -196,3 +196,25 @@ def test_chat_collator_query_targets_point_at_pixels_of_each_ball(data, tmp_path
     # every ball of the first row's first frame that the truth lists is labelled, and no other
     first = json.loads(train[0]["ball_positions"])[0]
     assert {b["ball"] for b in first} == set((targets[0, 0] >= 4).nonzero().flatten().tolist())
+
+
+def test_instruct_stage_keeps_the_query_grounding_loss(data, tmp_path):
+    """With query_grounding_loss_weight, the instruct stage (TRL SFTTrainer, LoRA) trains on the same
+    targets as align: the collator gives them and the trained loss adds the weighted term."""
+    from modeling_hilight.training.train import build
+
+    r, args = recipe("instruct", data, tmp_path / "out", token_mining_variant="improved",
+                     token_mining_attention="frame", query_grounding_loss_weight=0.5, max_steps=2)  # fmt: skip
+    trainer, _, _ = build("instruct", r, args)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+    assert batch["token_mining_targets"].shape == (2, 4, 2)
+    assert (batch["token_mining_targets"] >= 0).all()  # one clip a row: every query is labelled
+    model = trainer.model
+    assert model.get_base_model().config.query_grounding_loss_weight == 0.5
+    model.eval()
+    with torch.no_grad():
+        both = model(**batch)
+        plain = model(**{k: v for k, v in batch.items() if k != "token_mining_targets"})
+    torch.testing.assert_close(both.loss, plain.loss + 0.5 * both.query_grounding_loss)
+    trainer.train()
+    assert trainer.state.global_step == 2

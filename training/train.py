@@ -80,7 +80,7 @@ class HiLightRecipe:
     qa_curve_every: int = field(default=0, metadata={"help": "align/instruct: every N steps, QA accuracy on "
                                 "validation questions with the right clip and another clip (0: never)"})
     qa_curve_questions: int = 48
-    query_grounding_loss_weight: float = field(default=0.0, metadata={"help": "align: weight of the supervised "
+    query_grounding_loss_weight: float = field(default=0.0, metadata={"help": "align/instruct: weight of the supervised "
                                                "loss that teaches token mining's queries where each ball is "
                                                "(frame-local improved variant; not in the paper)"})
     sampling: str = field(default="uniform", metadata={"help": "uniform (the reference) | jitter (CLIP-ViP's training rule)"})
@@ -368,12 +368,8 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
     elif stage == "align":
         model = hilight_model(recipe, processor, stage)
         processor.queries_per_frame = model.config.vision_tokens_per_frame  # the model decides the count
-        grounding = None
-        if recipe.query_grounding_loss_weight:
-            model.config.query_grounding_loss_weight = recipe.query_grounding_loss_weight
-            vip = model.config.clip_vip_config
-            grounding = (vip.patch_size, vip.num_prefix_tokens, model.config.vision_tokens_per_frame)
-        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens, query_grounding=grounding)
+        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens,
+                                     query_grounding=query_grounding(recipe, model))  # fmt: skip
         trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
                           data_collator=collator, callbacks=callbacks)  # fmt: skip
     else:
@@ -388,7 +384,8 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
             lora = hilight_lora_config(model, r=recipe.lora_r, alpha=recipe.lora_alpha, dropout=recipe.lora_dropout,
                                        modules_to_save=["token_mining"] if recipe.train_token_mining else None)  # fmt: skip
         args.dataset_kwargs = {"skip_prepare_dataset": True}  # our collator tokenises and masks
-        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens)
+        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens,
+                                     query_grounding=query_grounding(recipe, model))  # fmt: skip
         trainer = SFTTrainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
                              data_collator=collator, processing_class=processor, peft_config=lora,
                              callbacks=callbacks)  # fmt: skip
@@ -401,6 +398,16 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
         trainer.add_callback(QACurveCallback(trainer.model, processor, eval_data, recipe.qa_curve_every,
                                              recipe.qa_curve_questions))  # fmt: skip
     return trainer, processor, skipped
+
+
+def query_grounding(recipe: HiLightRecipe, model) -> tuple[int, int, int] | None:
+    """With `query_grounding_loss_weight`, set it on the model's config and return what the collator
+    needs to give `token_mining_targets` (patch size, prefix tokens, queries per frame); else None."""
+    if not recipe.query_grounding_loss_weight:
+        return None
+    model.config.query_grounding_loss_weight = recipe.query_grounding_loss_weight
+    vip = model.config.clip_vip_config
+    return vip.patch_size, vip.num_prefix_tokens, model.config.vision_tokens_per_frame
 
 
 def finish(stage: str, recipe: HiLightRecipe, trainer, processor) -> Path:
