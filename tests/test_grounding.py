@@ -218,3 +218,11 @@ def test_instruct_stage_keeps_the_query_grounding_loss(data, tmp_path):
     torch.testing.assert_close(both.loss, plain.loss + 0.5 * both.query_grounding_loss)
     trainer.train()
     assert trainer.state.global_step == 2
+
+
+def test_query_grounding_needs_frame_local_token_mining(data, tmp_path):
+    from modeling_hilight.training.train import build
+
+    r, args = recipe("align", data, tmp_path / "out", token_mining_variant="structure2", query_grounding_loss_weight=1.0)
+    with pytest.raises(ValueError, match="needs token mining 'improved' with attention 'frame'.*'structure2'"):
+        build("align", r, args)

@@ -405,6 +405,10 @@ def query_grounding(recipe: HiLightRecipe, model) -> tuple[int, int, int] | None
     needs to give `token_mining_targets` (patch size, prefix tokens, queries per frame); else None."""
     if not recipe.query_grounding_loss_weight:
         return None
+    if (model.config.token_mining_variant, model.config.token_mining_attention) != ("improved", "frame"):
+        raise ValueError(f"query_grounding_loss_weight needs token mining 'improved' with attention 'frame' (its "
+                         f"queries look at one frame each); this model has {model.config.token_mining_variant!r} "
+                         f"with {model.config.token_mining_attention!r}. Set query_grounding_loss_weight: 0.")  # fmt: skip
     model.config.query_grounding_loss_weight = recipe.query_grounding_loss_weight
     vip = model.config.clip_vip_config
     return vip.patch_size, vip.num_prefix_tokens, model.config.vision_tokens_per_frame

@@ -189,8 +189,10 @@ class Runner:
         blank = {"blank_tower": row.blank_tower} if row.blank_tower != "none" else {}
         align = self._stage("align", {**row.align, **blank, "train_language_model": False}, seed,
                             {"encoder": encoder, "language_model": lm}, lambda m, p: {}, row.label)  # fmt: skip
-        instruct = self._stage("instruct", blank, seed, {"align": align}, lambda m, p: qa_metrics(m, p, self.ctx),
-                               row.label)  # fmt: skip
+        # a row that sets the query grounding loss (off for clip-wide token mining) sets it for instruct too
+        carried = {k: row.align[k] for k in ("query_grounding_loss_weight",) if k in row.align}
+        instruct = self._stage("instruct", {**blank, **carried}, seed, {"align": align},
+                               lambda m, p: qa_metrics(m, p, self.ctx), row.label)  # fmt: skip
         metrics = {**align["metrics"], **instruct["metrics"]}
         return {"metrics": metrics, "runs": [encoder["key"], lm["key"], align["key"], instruct["key"]],
                 "align_curve": align["loss_curve"], "seconds": _seconds(align) + _seconds(instruct)}  # fmt: skip
