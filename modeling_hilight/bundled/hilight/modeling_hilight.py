@@ -22,7 +22,10 @@ from torch import nn
 from transformers import CLIPVisionModelWithProjection, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPast, BaseModelOutputWithPooling, CausalLMOutputWithPast
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.models.auto import AutoModel
+from transformers.models.clip.modeling_clip import CLIPVisionModelOutput
+from transformers.models.clip.modeling_clip import eager_attention_forward as clip_eager_attention
 from transformers.utils import logging
 
 from .configuration_hilight import HiLightConfig
@@ -99,13 +102,46 @@ class HiLightPreTrainedModel(PreTrainedModel):
             init.normal_(module.slots, std=0.02)
 
 
+class LongCLIPVisionModel(CLIPVisionModelWithProjection):
+    """Long-CLIP's image tower: transformers' `CLIPVisionModelWithProjection` (same weights, same names),
+    with a shortcut for HiLight, which keeps only `image_embeds = visual_projection(post_layernorm(CLS))`.
+
+    `embeds_only=True`: only the CLS token of the last layer reaches that output, so the last layer
+    runs its queries, output projection and MLP for CLS alone (the keys and values still come from
+    every token). Same numbers, about 7% less of the tower's work; `last_hidden_state` is then None.
+    """
+
+    cls_only = True  # False: embeds_only runs the last layer in full (the "before" of the benchmark)
+
+    def forward(self, pixel_values: torch.Tensor | None = None, embeds_only: bool = False, **kwargs):
+        layers = self.vision_model.encoder.layers
+        if not embeds_only or not self.cls_only or len(layers) == 0 or kwargs:
+            return super().forward(pixel_values=pixel_values, **kwargs)
+        tower = self.vision_model
+        hidden = tower.pre_layrnorm(tower.embeddings(pixel_values))
+        for layer in layers[:-1]:
+            hidden = layer(hidden, None)
+        last = layers[-1]
+        attn, x = last.self_attn, last.layer_norm1(hidden)
+
+        def heads(y):  # [N, S, D] -> [N, H, S, d]
+            return y.view(*y.shape[:2], -1, attn.head_dim).transpose(1, 2)
+
+        interface = ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, clip_eager_attention)
+        out, _ = interface(attn, heads(attn.q_proj(x[:, :1])), heads(attn.k_proj(x)), heads(attn.v_proj(x)), None,
+                           scaling=attn.scale, dropout=attn.dropout if attn.training else 0.0)  # fmt: skip
+        cls = hidden[:, 0] + attn.out_proj(out.reshape(out.shape[0], -1))
+        cls = cls + last.mlp(last.layer_norm2(cls))
+        return CLIPVisionModelOutput(image_embeds=self.visual_projection(tower.post_layernorm(cls)))
+
+
 class HiLightModel(HiLightPreTrainedModel):
     """Both vision towers, token mining and the language model (without its output head)."""
 
     def __init__(self, config: HiLightConfig):
         super().__init__(config)
         self.clip_vip = CLIPViPVisionModel._from_config(config.clip_vip_config)
-        self.long_clip = CLIPVisionModelWithProjection._from_config(config.long_clip_config)
+        self.long_clip = LongCLIPVisionModel._from_config(config.long_clip_config)
         self.token_mining = build_token_mining(config)
         self.language_model = AutoModel.from_config(config.text_config)
         self.query_grounding_loss = QueryGroundingLoss()
@@ -184,7 +220,8 @@ class HiLightModel(HiLightPreTrainedModel):
             )
         clip_tokens = self.clip_vip(pixel_values_videos).last_hidden_state
         videos, frames = keyframes.shape[:2]
-        keyframe_embeds = self.long_clip(pixel_values=keyframes.flatten(0, 1)).image_embeds.view(videos, frames, -1)
+        keyframe_embeds = self.long_clip(pixel_values=keyframes.flatten(0, 1), embeds_only=True).image_embeds
+        keyframe_embeds = keyframe_embeds.view(videos, frames, -1)
         return HiLightVideoOutput(
             last_hidden_state=clip_tokens, pooler_output=self.token_mining(clip_tokens, keyframe_embeds),
             keyframe_embeds=keyframe_embeds,
@@ -384,4 +421,4 @@ class HiLightForConditionalGeneration(HiLightPreTrainedModel, GenerationMixin):
         )
 
 
-__all__ = ["HiLightForConditionalGeneration", "HiLightModel", "HiLightPreTrainedModel"]
+__all__ = ["HiLightForConditionalGeneration", "HiLightModel", "HiLightPreTrainedModel", "LongCLIPVisionModel"]
