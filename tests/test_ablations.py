@@ -279,3 +279,14 @@ def test_per_type_statement_sorts_the_question_types_by_the_verdict():
         "B higher beyond the seed spread: farthest; no difference within the seed spread: first_hit.")
     one = {k: {m: report.spread(s["values"][:1]) for m, s in v.items()} for k, v in summary.items()}
     assert report.per_type_statement("A", "B", one).endswith("one seed, no spread: no verdict.")
+
+
+def test_bars_take_a_mean_that_rounding_put_outside_its_range(tmp_path):
+    from benchmarks.ablations.report import bars
+
+    values = [0.1, 0.1, 0.1]
+    mean = sum(values) / len(values)
+    assert mean > max(values)  # 0.10000000000000002: the case that made matplotlib refuse the error bars
+    path = bars(tmp_path / "equal.png", ["a", "b"], {"hit rate": [{"mean": mean, "min": 0.1, "max": 0.1}, None]},
+                "hit rate (%)", "equal seeds")  # fmt: skip
+    assert path.stat().st_size > 1000

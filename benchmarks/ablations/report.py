@@ -213,8 +213,9 @@ def bars(path: Path, groups: list[str], series: dict[str, list[dict | None]], yl
     for k, (name, spreads) in enumerate(series.items()):
         xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(groups))]
         means = [scale * s["mean"] if s else 0.0 for s in spreads]
-        low = [scale * (s["mean"] - s["min"]) if s else 0.0 for s in spreads]
-        high = [scale * (s["max"] - s["mean"]) if s else 0.0 for s in spreads]
+        # max(0, ...): the mean of equal values can land a rounding error outside their min and max
+        low = [max(0.0, scale * (s["mean"] - s["min"])) if s else 0.0 for s in spreads]
+        high = [max(0.0, scale * (s["max"] - s["mean"])) if s else 0.0 for s in spreads]
         axis.bar(xs, means, width, yerr=[low, high], capsize=3, label=name)
     axis.set_xticks(range(len(groups)))
     axis.set_xticklabels(groups, rotation=20, ha="right", fontsize=8)
