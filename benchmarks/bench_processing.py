@@ -36,13 +36,18 @@ ENCODERS = {  # codec -> (encoder, file suffix, options): fast settings, each en
 NAMES = {"h264": "H.264", "hevc": "HEVC", "vp9": "VP9", "av1": "AV1"}
 
 
-def write_clip(path: Path, codec: str = "h264", seconds=10, fps=24, width=1280, height=720) -> Path:
+def write_clip(path: Path, codec: str = "h264", seconds=10, fps=24, width=1280, height=720, gop: int = 0,
+               frames: int | None = None) -> Path:  # fmt: skip
+    """A moving test pattern: `frames` frames (default seconds x fps); `gop` sets the keyframe
+    interval (0: the encoder's own)."""
     encoder, _, options = ENCODERS[codec]
     with av.open(str(path), "w") as container:
         stream = container.add_stream(encoder, rate=fps, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if gop:
+            stream.codec_context.gop_size = gop
         yy, xx = np.mgrid[0:height, 0:width]
-        for i in range(seconds * fps):
+        for i in range(frames if frames is not None else seconds * fps):
             image = np.stack([(xx + 4 * i) % 256, (yy + 2 * i) % 256, np.full_like(xx, (3 * i) % 256)], -1)
             for packet in stream.encode(av.VideoFrame.from_ndarray(image.astype(np.uint8), format="rgb24")):
                 container.mux(packet)

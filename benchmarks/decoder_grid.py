@@ -13,30 +13,16 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import av
 import numpy as np
 
 from modeling_hilight.processing.video_decoding import choose_backend, decode_video, video_info
 
-from .bench_processing import ENCODERS
+from .bench_processing import ENCODERS, write_clip
 from .harness import interleaved, set_threads
 
 
 def write(path: Path, codec: str, gop: int, width: int, height: int, frames: int, fps: int = 24) -> Path:
-    encoder, _, options = ENCODERS[codec]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(encoder, rate=fps, options=options)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        if gop:
-            stream.codec_context.gop_size = gop
-        yy, xx = np.mgrid[0:height, 0:width]
-        for i in range(frames):
-            image = np.stack([(xx + 4 * i) % 256, (yy + 2 * i) % 256, np.full_like(xx, (3 * i) % 256)], -1)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image.astype(np.uint8), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return write_clip(path, codec, fps=fps, width=width, height=height, gop=gop, frames=frames)
 
 
 def main():
