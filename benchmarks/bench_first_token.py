@@ -52,8 +52,9 @@ def measure(llm, repeats: int, device: str, dtype: torch.dtype, key: str) -> Row
 def plot(rows: list[Row], path: Path) -> bool:
     """The first-token ratio against the LLM's size, from the first_token rows that have one; False if
     there are fewer than two such rows."""
-    points = sorted((r.extra["llm_parameters"], r) for r in rows
-                    if r.key.startswith("first_token/") and r.a is not None and "llm_parameters" in r.extra)  # fmt: skip
+    points = sorted(((r.extra["llm_parameters"], r) for r in rows
+                     if r.key.startswith("first_token/") and r.a is not None and "llm_parameters" in r.extra),
+                    key=lambda point: point[0])  # rows of equal size keep their order; Rows do not compare
     if len(points) < 2:
         return False
     import matplotlib
