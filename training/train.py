@@ -27,6 +27,7 @@ import torch
 import yaml
 from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, set_seed
 
+from ..conversion_utils import load_state_dict_strictly
 from ..processing import HiLightProcessor, HiLightVideoProcessor, build_hilight_tokenizer
 from .callbacks import QACurveCallback, SkippedSamples, SkippedSamplesCallback, plot_loss_curve, use_stage_progress
 from .collator import VideoCaptionCollator, VideoChatCollator
@@ -286,15 +287,11 @@ def hilight_model(recipe: HiLightRecipe, processor: HiLightProcessor, stage: str
         if recipe.model != "tiny":
             raise ValueError(f"language_model_from starts a new model's LLM, but model is {recipe.model!r}: use "
                              f"model: tiny, or leave language_model_from out to keep that checkpoint's LLM.")  # fmt: skip
-        from ..conversion_utils import load_state_dict_strictly
-
         source = HiLightForConditionalGeneration.from_pretrained(recipe.language_model_from)
         load_state_dict_strictly(model.model.language_model, source.model.language_model.state_dict(),
                                  recipe.language_model_from)  # fmt: skip
         load_state_dict_strictly(model.lm_head, source.lm_head.state_dict(), recipe.language_model_from)
     if tower is not None:  # the encoder stage's CLIP-ViP+ becomes the video tower
-        from ..conversion_utils import load_state_dict_strictly
-
         load_state_dict_strictly(model.model.clip_vip, tower.state_dict(), recipe.clip_vip_path)
         if recipe.long_clip_from_clip_vip:
             load_state_dict_strictly(model.model.long_clip, long_clip_state_from_clip_vip(encoder), recipe.clip_vip_path)
