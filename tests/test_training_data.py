@@ -46,6 +46,28 @@ def test_a_bad_video_is_skipped_counted_logged_and_decoded_once(data, tmp_path, 
     assert saved["count"] == 2 and {s["id"] for s in saved["samples"]} == {train[1]["id"]}
 
 
+def test_cached_videos_give_the_same_batches_and_decode_each_clip_once(data, tmp_path):
+    train = load_training_data(data)["train"]
+    r, _ = recipe("align", data, tmp_path)
+    processor = make_processor(r, train)
+    calls = []
+    original = processor.video_processor.preprocess
+    processor.video_processor.preprocess = lambda videos, **kw: calls.append(videos) or original(videos, **kw)
+    plain, cached = VideoChatCollator(processor), VideoChatCollator(processor, cache_videos=True)
+    rows = [train[0], train[1], train[0]]  # the first clip twice in one batch
+    for epoch in range(2):
+        calls.clear()
+        expected, got = plain(rows), cached(rows)
+        assert expected.keys() == got.keys() and "pixel_values_videos" in got
+        for key in expected:
+            assert torch.equal(expected[key], got[key]), (epoch, key)
+        # the plain collator decodes all three; the cached one two clips in epoch 0, none after
+        assert calls[:3] == [r["video"] for r in rows] and len(calls) == (5 if epoch == 0 else 3)
+    jitter = make_processor(recipe("align", data, tmp_path, sampling="jitter")[0], train)
+    with pytest.raises(ValueError, match="sampling is 'jitter', which draws new frames every time"):
+        VideoChatCollator(jitter, cache_videos=True)
+
+
 def test_llava_json_and_datasets_give_the_same_batches(data, tmp_path):
     hf = load_training_data(data)["train"]
     llava = load_training_data(data / "llava_train.json")

@@ -3,7 +3,9 @@
 (TRL's own collator switches to vision mode only for an `image`/`images` column; on a data set with
 only `messages` it would train on the placeholder tokens with no video at all.)
 
-Each video is decoded exactly once, here. A sample whose video cannot be decoded leaves the batch,
+Each video is decoded once per batch, here; with `cache_videos` a clip's decoded frames are kept
+after its first decode (the sampling must be "uniform", so that every epoch would decode the same
+frames: the cache changes no pixel, only the time). A sample whose video cannot be decoded leaves the batch,
 is counted in `SkippedSamples` (logged, put in the Trainer logs and saved with the run), and, if a
 whole batch is bad, the last good sample stands in so training goes on; nothing is dropped silently.
 """
@@ -22,21 +24,34 @@ logger = logging.getLogger(__name__)
 
 
 class _DecodingCollator:
-    def __init__(self, processor: HiLightProcessor, skipped: SkippedSamples | None = None, **video_kwargs):
+    def __init__(self, processor: HiLightProcessor, skipped: SkippedSamples | None = None,
+                 cache_videos: bool = False, **video_kwargs):  # fmt: skip
         self.processor = processor
         self.skipped = skipped if skipped is not None else SkippedSamples()
         self.video_kwargs = video_kwargs
         self._last_good: tuple[dict, list[dict]] | None = None
+        if cache_videos and processor.video_processor.sampling != "uniform":
+            raise ValueError(f"cache_videos keeps each clip's first decode, but sampling is "
+                             f"{processor.video_processor.sampling!r}, which draws new frames every time; "
+                             f"use sampling: uniform or cache_videos: false.")  # fmt: skip
+        self.cache: dict[str, dict] | None = {} if cache_videos else None
 
     def decode(self, example: dict, paths: list[str]) -> list[dict] | None:
         """Pixel values of each video of `example`, or None (recorded) if one cannot be decoded."""
         out = []
         for path in paths:
+            key = str(path)
+            if self.cache is not None and key in self.cache:
+                out.append(self.cache[key])
+                continue
             try:
-                out.append(self.processor.video_processor(path, **self.video_kwargs))
-            except VideoDecodeError as error:
+                pixels = self.processor.video_processor(path, **self.video_kwargs)
+            except VideoDecodeError as error:  # not cached: a later epoch records it again
                 self.skipped.add(str(example.get("id", "?")), str(path), error.reason)
                 return None
+            if self.cache is not None:
+                self.cache[key] = pixels
+            out.append(pixels)
         return out
 
     def decoded_examples(self, examples: list[dict], paths_of) -> list[tuple[dict, list[dict]]]:
@@ -71,8 +86,9 @@ class VideoChatCollator(_DecodingCollator):
     query should look (`billiards.grounding.query_targets`), -100 for rows without ground truth."""
 
     def __init__(self, processor, skipped=None, max_length: int | None = None,
-                 query_grounding: tuple[int, int, int] | None = None, **video_kwargs):  # fmt: skip
-        super().__init__(processor, skipped, **video_kwargs)
+                 query_grounding: tuple[int, int, int] | None = None, cache_videos: bool = False,
+                 **video_kwargs):  # fmt: skip
+        super().__init__(processor, skipped, cache_videos, **video_kwargs)
         self.max_length = max_length
         self.query_grounding = query_grounding
         if query_grounding is not None:  # the sampled frames' indices pick the ground truth
@@ -141,8 +157,8 @@ class VideoCaptionCollator(_DecodingCollator):
     `billiards.grounding` and the model's grounding_loss.py)."""
 
     def __init__(self, processor, skipped=None, max_length: int = 64, seed: int = 0,
-                 grounding_patch_size: int | None = None, **video_kwargs):  # fmt: skip
-        super().__init__(processor, skipped, **video_kwargs)
+                 grounding_patch_size: int | None = None, cache_videos: bool = False, **video_kwargs):  # fmt: skip
+        super().__init__(processor, skipped, cache_videos, **video_kwargs)
         self.max_length = max_length
         self.generator = torch.Generator().manual_seed(seed)
         self.grounding_patch_size = grounding_patch_size

@@ -85,6 +85,9 @@ class HiLightRecipe:
                                                "loss that teaches token mining's queries where each ball is "
                                                "(frame-local improved variant; not in the paper)"})
     sampling: str = field(default="uniform", metadata={"help": "uniform (the reference) | jitter (CLIP-ViP's training rule)"})
+    cache_videos: bool = field(default=False, metadata={"help": "keep each clip's decoded frames in memory after "
+                               "its first decode (uniform sampling only; the same pixels, less time). With "
+                               "dataloader workers, set dataloader_persistent_workers so the cache outlives an epoch"})
     max_tokens: int | None = field(default=None, metadata={"help": "truncate prompts (never through a video)"})
     queries_per_frame: int = 4
     token_mining_variant: str = "reference"
@@ -354,18 +357,22 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
     set_seed(args.seed)  # the same new weights on every rank and every run
     skipped = SkippedSamples()
     args.remove_unused_columns = False  # our collators read the raw columns
+    if recipe.cache_videos and args.dataloader_num_workers and not args.dataloader_persistent_workers:
+        logger.warning("cache_videos with dataloader workers that restart every epoch: each epoch decodes anew "
+                       "(set dataloader_persistent_workers: true to keep the cache)")  # fmt: skip
     callbacks = [SkippedSamplesCallback(skipped)]
     if stage == "encoder":
         model = encoder_model(recipe, processor)
         callbacks.append(ClampLogitScale(model))
         grounding = model.config.vision_config.patch_size if model.config.grounding_loss_weight else None
-        collator = VideoCaptionCollator(processor, skipped, seed=args.seed, grounding_patch_size=grounding)
+        collator = VideoCaptionCollator(processor, skipped, seed=args.seed, grounding_patch_size=grounding,
+                                        cache_videos=recipe.cache_videos)  # fmt: skip
         trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
                           data_collator=collator, callbacks=callbacks)  # fmt: skip
     elif stage == "align":
         model = hilight_model(recipe, processor, stage)
         processor.queries_per_frame = model.config.vision_tokens_per_frame  # the model decides the count
-        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens,
+        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens, cache_videos=recipe.cache_videos,
                                      query_grounding=query_grounding(recipe, model))  # fmt: skip
         trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
                           data_collator=collator, callbacks=callbacks)  # fmt: skip
@@ -381,7 +388,7 @@ def build(stage: str, recipe: HiLightRecipe, args: TrainingArguments):
             lora = hilight_lora_config(model, r=recipe.lora_r, alpha=recipe.lora_alpha, dropout=recipe.lora_dropout,
                                        modules_to_save=["token_mining"] if recipe.train_token_mining else None)  # fmt: skip
         args.dataset_kwargs = {"skip_prepare_dataset": True}  # our collator tokenises and masks
-        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens,
+        collator = VideoChatCollator(processor, skipped, max_length=recipe.max_tokens, cache_videos=recipe.cache_videos,
                                      query_grounding=query_grounding(recipe, model))  # fmt: skip
         trainer = SFTTrainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
                              data_collator=collator, processing_class=processor, peft_config=lora,
