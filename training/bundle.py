@@ -9,7 +9,8 @@
 3. the three stages from `training/recipes/bundled_*.yaml`: the CLIP-ViP+ encoder (global, SPARC
    local and the supervised grounding loss), alignment (token mining and the new LLM), instruction
    tuning (TRL SFTTrainer);
-4. the encoder and the merged model copied to `modeling_hilight/bundled/{clip_vip_plus,hilight}`.
+4. the encoder and the merged model copied to `modeling_hilight/bundled/{clip_vip_plus,hilight}`,
+   with `model_card.md` as the HiLight's README.md.
 Then `hilight eval` measures it (see model_card.md).
 """
 
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
                 ):
                     shutil.copy2(path, target / path.name)
             print(f"installed {source} -> {target}")
+        shutil.copy2(PACKAGE.parent / "model_card.md", PACKAGE / "bundled" / "hilight" / "README.md")  # its card
     return 0
 
 

@@ -1,15 +1,17 @@
 """Decoding and frame sampling for HiLight: only the sampled frames are ever decoded and kept.
 
-decord is the fast path (it seeks to the sampled indices). PyAV is the fallback, used when decord
-cannot be imported on a platform or fails on a file (the reason is logged once per reason); it
-also seeks, to the keyframe before each group of sampled frames, and keeps only the sampled
-frames, so memory is bounded by the sampled frames, never by the length or resolution of the
-video. A file is first probed with PyAV's container reader, so non-video files get a clear error
-instead of reaching a decoder.
+Two decoders, the same pixels: decord, and PyAV, which seeks to the keyframe before each group of
+sampled frames and keeps only those, so memory is bounded by the sampled frames, never by the
+length or resolution of the video. PyAV converts (and scales) each frame through the very FFmpeg
+filter chain decord uses, so both give the same frames, and `choose_backend` can pick the faster
+one per file from what the probe reads (codec, keyframes, frames sampled). PyAV also takes over
+when decord cannot be imported on a platform or fails on a file (the reason is logged once per
+reason). A file is first probed with PyAV's container reader, so non-video files get a clear
+error instead of reaching a decoder.
 
 Frames come upright: the rotation in a container's display matrix (phone videos) is applied by
-decord itself and, on the PyAV path, from each frame's `rotation`. (decord 0.6 cannot return a
-90- or 270-degree turned frame at its own size: it fails there and PyAV takes over.)
+both, by transposing before the scale. (decord 0.6 cannot return a 90- or 270-degree turned frame
+at its own size: it fails there and PyAV takes over.)
 
 Every failure is a `VideoDecodeError` (a `ValueError`) whose message names the file and the reason.
 """
@@ -21,12 +23,14 @@ import io
 import logging
 import os
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
 SAMPLING_STRATEGIES = ("uniform", "jitter", "fps", "indices")
+PYAV_THREAD_TYPE = "AUTO"  # FFmpeg's frame threads as well as slice threads (PyAV's default is slice threads only)
 _logged_reasons: set[str] = set()
 
 
@@ -151,8 +155,23 @@ def _read_source(video) -> tuple[str, str | io.BytesIO]:
     raise TypeError(f"cannot read a video from {type(video).__name__}; pass a path, bytes, a file object or frames.")
 
 
-def _probe(name: str, source) -> tuple[int, float | None, float | None, int, int]:
-    """(frames, fps, duration, width, height) from the container, without decoding pictures."""
+@dataclass
+class VideoInfo:
+    """What the container says about a video's first video stream, read without decoding pictures.
+    `keyframes`: the positions of its keyframes among the frames, when the container's index or
+    its packets say (None otherwise)."""
+
+    frames: int
+    fps: float | None
+    duration: float | None
+    width: int
+    height: int
+    codec: str = ""
+    container: str = ""
+    keyframes: list[int] | None = None
+
+
+def _probe(name: str, source) -> VideoInfo:
     import av
 
     try:
@@ -165,13 +184,19 @@ def _probe(name: str, source) -> tuple[int, float | None, float | None, int, int
                 raise VideoDecodeError(name, f"has no video stream (streams: {', '.join(kinds)}).")
             stream = streams[0]
             fps = float(stream.average_rate) if stream.average_rate else None
-            frames = stream.frames
-            if not frames:  # some containers do not store a count: count packets (no decoding)
-                frames = sum(1 for p in container.demux(stream) if p.size)
+            frames, keyframes = stream.frames, None
+            index = stream.index_entries  # MP4/MOV: every frame's entry, from the header (nothing read)
+            if frames and len(index) == frames:
+                keyframes = [i for i, entry in enumerate(index) if entry.is_keyframe]
+            elif not frames:  # some containers do not store a count: count packets (no decoding)
+                flags = [p.is_keyframe for p in container.demux(stream) if p.size]
+                frames, keyframes = len(flags), [i for i, key in enumerate(flags) if key]
             duration = float(stream.duration * stream.time_base) if stream.duration else None
             if duration is None and fps and frames:
                 duration = frames / fps
-            return int(frames), fps, duration, stream.codec_context.width, stream.codec_context.height
+            context = stream.codec_context
+            return VideoInfo(int(frames), fps, duration, context.width, context.height, context.codec.canonical_name,
+                             container.format.name, keyframes)  # fmt: skip
     except VideoDecodeError:
         raise
     except Exception as error:  # PyAV raises a family of FFmpeg errors
@@ -179,6 +204,48 @@ def _probe(name: str, source) -> tuple[int, float | None, float | None, int, int
     finally:
         if isinstance(source, io.BytesIO):
             source.seek(0)
+
+
+def probe_video(video) -> VideoMetadata:
+    """What the container says about a video file (frames, fps, duration, size), without decoding
+    a picture; a VideoDecodeError names the file and the reason when it is not a usable video."""
+    name, source = _read_source(video)
+    info = _probe(name, source)
+    if info.frames < 1:
+        raise VideoDecodeError(name, "the video has no decodable frames.")
+    return VideoMetadata(name, info.frames, info.fps, info.duration, info.width, info.height, backend="probe")
+
+
+def video_info(video) -> VideoInfo:
+    """`VideoInfo` of a path, bytes or a file object (a `VideoDecodeError` names the file and the reason)."""
+    return _probe(*_read_source(video))
+
+
+# -- which decoder --------------------------------------------------------------------------------
+
+# Codecs the FFmpeg inside decord 0.6's wheels cannot decode (no AV1 software decoder).
+DECORD_CANNOT_DECODE = {"av1"}
+
+
+def choose_backend(info: VideoInfo, indices: np.ndarray) -> str:
+    """The faster decoder for this file and these frames, "decord" or "pyav"; the frames are the same
+    either way. From benchmarks/decoder_grid.py (H.264, HEVC, VP9, AV1; 360p to 1080p; keyframes every
+    6 frames to one a clip; 12 and 48 frames from 10 s and 5 min clips, on 2 CPU cores; the tables are
+    in benchmarks/decoder_grid.md): PyAV with FFmpeg's frame threads took about 0.55 to 0.95 of
+    decord's time on H.264 and HEVC at every size and keyframe interval (single cells above 1 did not
+    repeat), and on VP9 below 720p or with keyframes at least every 2 s; on VP9 of 720p and more with
+    longer keyframe intervals the two were within 10 %, decord ahead more often than not. AV1 only
+    PyAV decodes. The number of frames sampled did not change the winner."""
+    if info.codec in DECORD_CANNOT_DECODE:
+        return "pyav"
+    if info.codec == "vp9" and min(info.width, info.height) >= 720 and _keyframe_interval(info) > 2 * (info.fps or 24):
+        return "decord"
+    return "pyav"
+
+
+def _keyframe_interval(info: VideoInfo) -> float:
+    """Frames per keyframe (the whole clip when the container does not say)."""
+    return info.frames / len(info.keyframes) if info.keyframes else float(info.frames)
 
 
 def _log_once(reason: str) -> None:
@@ -231,6 +298,48 @@ def _frames_after(container, stream, seek_pts: int | None, errors: list[str]):
             errors.append(f"{type(error).__name__}: {error}")
 
 
+class DecordConversion:
+    """A decoded PyAV frame -> upright uint8 RGB `[H, W, 3]`, pixel for pixel what decord gives.
+
+    decord passes each frame through the FFmpeg filter chain `[transpose,]scale=W:H` into RGB24, with
+    the scale filter's default flags of its FFmpeg 4 (bilinear), where W x H is the size asked for (or
+    the picture's own). The same chain here gives the same pixels, so a file's frames do not depend on
+    which decoder read it. (PyAV's `to_ndarray(width=, height=)` scales with other swscale flags and
+    differs by a few grey levels.) The chain is built on the first frame, whose rotation it applies
+    (the display matrix, counter-clockwise degrees) as decord does, by transposing before scaling."""
+
+    TURNS = {1: ["transpose=2"], 2: ["transpose=1", "transpose=1"], 3: ["transpose=1"]}
+
+    def __init__(self, size: int | None = None):
+        self.size, self.graph, self.key = size, None, None
+
+    def __call__(self, frame) -> np.ndarray:
+        turns = round(getattr(frame, "rotation", 0) / 90) % 4
+        key = (frame.width, frame.height, frame.format.name, turns)
+        if key != self.key:
+            self.graph, self.key = self._build(frame, turns), key
+        self.graph.push(frame)
+        return self.graph.pull().to_ndarray()
+
+    def _build(self, frame, turns: int):
+        import av
+
+        width, height = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+        if self.size:
+            width = height = self.size
+        graph = av.filter.Graph()
+        chain = [graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
+                                  time_base=frame.time_base or Fraction(1, 1000))]  # fmt: skip
+        for step in self.TURNS.get(turns, []):
+            chain.append(graph.add("transpose", step.split("=")[1]))
+        chain += [graph.add("scale", f"{width}:{height}:flags=bilinear"), graph.add("format", "rgb24"),
+                  graph.add("buffersink")]  # fmt: skip
+        for a, b in zip(chain, chain[1:]):
+            a.link_to(b)
+        graph.configure()
+        return graph
+
+
 def _decode_pyav(name: str, source, indices: np.ndarray, size: int | None) -> tuple[np.ndarray, list[float]]:
     """Keep only the wanted frames. When the packets give every frame's timestamp, seek to the
     keyframe before each group of wanted frames and decode from there (as decord does); otherwise
@@ -240,18 +349,15 @@ def _decode_pyav(name: str, source, indices: np.ndarray, size: int | None) -> tu
     wanted = sorted(set(indices.tolist()))
     kept: dict[int, tuple[np.ndarray, float]] = {}
     errors: list[str] = []
-    shape = {"width": size, "height": size, "interpolation": "BICUBIC"} if size else {}
+    to_rgb = DecordConversion(size)
 
     def keep(index: int, frame) -> None:
-        array = frame.to_ndarray(format="rgb24", **shape)
-        turns = round(getattr(frame, "rotation", 0) / 90) % 4  # the display matrix: counter-clockwise degrees
-        if turns:  # upright, as decord and players show it
-            array = np.ascontiguousarray(np.rot90(array, turns))
-        kept[index] = (array, float(frame.time or 0.0))
+        kept[index] = (to_rgb(frame), float(frame.time or 0.0))
 
     try:
         with av.open(source, "r") as container:
             stream = container.streams.video[0]
+            stream.thread_type = PYAV_THREAD_TYPE
             table = _frame_table(container, stream)
             if table is not None and len(table[0]) > wanted[-1]:
                 stamps, keyframes = table
@@ -319,8 +425,10 @@ def decode_video(
     With `num_keyframes`, also `num_keyframes` uniformly sampled keyframes for the Long-CLIP tower
     (third value; None otherwise); the union of both index sets is decoded once.
 
-    `decode_size` makes the decoder itself scale files to `decode_size x decode_size` (FFmpeg's
-    bicubic scaler, as the frames are converted to RGB): the squash resize at almost no cost.
+    `decode_size` makes the decoder itself scale files to `decode_size x decode_size` (decord's FFmpeg
+    filter chain, `scale` with its bilinear default, as the frames are converted to RGB): the squash
+    resize at almost no cost. decord and PyAV give the same pixels, so `backend` never changes them;
+    "auto" picks the faster decoder for the file (`choose_backend`), PyAV when decord fails.
     Frames given as arrays are returned at their own size."""
     if _is_frames(video):
         frames = _as_frame_array(video)
@@ -334,13 +442,29 @@ def decode_video(
         return frames[chosen], meta, (frames[keys] if keys is not None else None)
 
     name, source = _read_source(video)
-    total, video_fps, duration, width, height = _probe(name, source)
+    info = _probe(name, source)
+    total, video_fps, duration, width, height = info.frames, info.fps, info.duration, info.width, info.height
     chosen = sample_indices(total, num_frames, sampling, fps=fps, video_fps=video_fps, indices=indices, rng=rng,
                             source=name)  # fmt: skip
     keys = sample_indices(total, num_keyframes, source=name) if num_keyframes else np.zeros(0, dtype=np.int64)
     union = np.unique(np.concatenate([chosen, keys]))
     used = "pyav"
     frames = stamps = None
+    if backend == "auto" and choose_backend(info, union) == "pyav":
+        try:
+            return _assemble(info, name, *_decode_pyav(name, source, union, decode_size), union, chosen, keys,
+                             num_keyframes, "pyav")  # fmt: skip
+        except VideoDecodeError as error:  # decord may still read it; if not, this is the error to give
+            pyav_error = error
+            logger.warning("PyAV failed on %s (%s); trying decord", name, error.reason)
+        try:
+            return _assemble(info, name, *_decode_decord(source, union, decode_size), union, chosen, keys,
+                             num_keyframes, "decord")  # fmt: skip
+        except Exception:
+            raise pyav_error from None
+        finally:
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
     if backend in ("auto", "decord"):
         try:
             frames, stamps = _decode_decord(source, union, decode_size)
@@ -358,9 +482,15 @@ def decode_video(
                 source.seek(0)
     if frames is None:
         frames, stamps = _decode_pyav(name, source, union, decode_size)
+    return _assemble(info, name, frames, stamps, union, chosen, keys, num_keyframes, used)
+
+
+def _assemble(info: VideoInfo, name: str, frames: np.ndarray, stamps: list[float], union: np.ndarray,
+              chosen: np.ndarray, keys: np.ndarray, num_keyframes: int | None, used: str):  # fmt: skip
+    """decode_video's result from the decoded union of the clip's and the keyframes' indices."""
     position = {index: row for row, index in enumerate(union.tolist())}
     clip_rows = [position[i] for i in chosen.tolist()]
-    meta = VideoMetadata(name, total, video_fps, duration, width, height, chosen.tolist(),
+    meta = VideoMetadata(name, info.frames, info.fps, info.duration, info.width, info.height, chosen.tolist(),
                          [stamps[r] for r in clip_rows], used)  # fmt: skip
     keyframes = frames[[position[i] for i in keys.tolist()]] if num_keyframes else None
     if clip_rows != list(range(len(frames))):  # no copy when the decoded frames are exactly the clip
@@ -393,4 +523,5 @@ def _as_frame_array(video) -> np.ndarray:
     return video
 
 
-__all__ = ["SAMPLING_STRATEGIES", "VideoDecodeError", "VideoMetadata", "decode_video", "sample_indices"]
+__all__ = ["SAMPLING_STRATEGIES", "VideoDecodeError", "VideoInfo", "VideoMetadata", "choose_backend", "decode_video",
+           "probe_video", "sample_indices", "video_info"]

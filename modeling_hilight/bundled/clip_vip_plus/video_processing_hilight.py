@@ -46,10 +46,12 @@ class HiLightVideoProcessor(VideoProcessorMixin):
     resize_mode (`str`, "squash"): "squash" (the reference) or "crop" (short side, centre crop).
     image_mean, image_std: CLIP's.
     num_decode_threads (`int`, 4): threads decoding a batch.
-    decode_backend (`str`, "auto"): "auto" (decord, PyAV fallback), "decord" or "pyav".
+    decode_backend (`str`, "auto"): "auto" (the faster decoder for each file, PyAV when decord fails),
+        "decord" or "pyav"; both give the same pixels.
     resize_in_decoder (`bool`, True): with "squash", let the decoder scale files to `size` (FFmpeg's
-        bicubic); it costs almost nothing, where a bicubic resize of full frames in torch costs about
-        as much as decoding 720p. False: torch's antialiased bicubic on the full frames.
+        scale filter, bilinear, as decord does it); it costs almost nothing, where a bicubic resize of
+        full frames in torch costs about as much as decoding 720p. False: torch's antialiased bicubic
+        on the full frames.
     """
 
     model_input_names = ["pixel_values_videos"]
