@@ -235,6 +235,18 @@ def test_the_readme_commands_parse():
     assert budgets == ["smoke", "small", "full"]
 
 
+def test_the_full_budget_encoder_command_parses_and_its_table_is_the_committed_one():
+    """The README's full-budget encoder line (24 min, not run here) names the runs in docs/ablations-full."""
+    (block,) = code_blocks("### The encoder studies at the full budget (2026-11-30)", "bash")
+    (line,) = [x for x in block.splitlines() if x.strip()]
+    args = parse_args(shlex.split(line)[3:])
+    assert args.budget == "full" and args.seeds == 3
+    assert [s.name for s in args.selected] == ["placement", "language_mask", "patch_scope"]
+    committed = json.loads((Path(__file__).resolve().parents[1] / "docs" / "ablations-full" / "ablations.json").read_text())
+    assert committed["command"] == line and committed["studies"] == ["placement", "language_mask", "patch_scope"]
+    assert committed["seeds"] == [0, 1, 2] and len(committed["runs"]) == 21
+
+
 @pytest.mark.timeout(180)
 def test_smoke_run_writes_the_table_the_json_and_the_pictures(tmp_path, monkeypatch, capsys):
     """The README's smoke line, through the command's entry point (as `hilight ...` lines are tested)."""
