@@ -235,16 +235,17 @@ def test_the_readme_commands_parse():
     assert budgets == ["smoke", "small", "full"]
 
 
-def test_the_full_budget_encoder_command_parses_and_its_table_is_the_committed_one():
-    """The README's full-budget encoder line (24 min, not run here) names the runs in docs/ablations-full."""
-    (block,) = code_blocks("### The encoder studies at the full budget (2026-11-30)", "bash")
+def test_the_full_budget_command_parses_and_its_table_is_the_committed_one():
+    """The README's full-budget line (39 min, not run here) names the runs in docs/ablations-full."""
+    (block,) = code_blocks("### The encoder and token-mining studies at the full budget (2026-11-30)", "bash")
     (line,) = [x for x in block.splitlines() if x.strip()]
     args = parse_args(shlex.split(line)[3:])
     assert args.budget == "full" and args.seeds == 3
-    assert [s.name for s in args.selected] == ["placement", "language_mask", "patch_scope"]
+    assert [s.name for s in args.selected] == ["placement", "language_mask", "patch_scope", "token_mining"]
     committed = json.loads((Path(__file__).resolve().parents[1] / "docs" / "ablations-full" / "ablations.json").read_text())
-    assert committed["command"] == line and committed["studies"] == ["placement", "language_mask", "patch_scope"]
-    assert committed["seeds"] == [0, 1, 2] and len(committed["runs"]) == 21
+    assert committed["command"] == line and committed["studies"] == [s.name for s in args.selected]
+    # 7 encoder configurations x 3 seeds; one blind language model; align + instruct per structure and seed
+    assert committed["seeds"] == [0, 1, 2] and len(committed["runs"]) == 21 + 1 + 2 * 4 * 3
 
 
 @pytest.mark.timeout(180)
@@ -259,7 +260,8 @@ def test_smoke_run_writes_the_table_the_json_and_the_pictures(tmp_path, monkeypa
     table = (out / "ablations.md").read_text()
     result = json.loads((out / "ablations.json").read_text())
     assert f"- Command: `python -m benchmarks.ablations {shlex.join(argv)}`" in table
-    assert f"- Date: {result['date']};" in table and "- Budget smoke: 20 clips" in table and "- Seeds: 0 " in table
+    assert f"- Date: {result['date']}; {len(result['runs'])} stage runs, " in table and "- Budget smoke: 20 clips" in table
+    assert "(0 of them finished by an earlier invocation in this folder)" in table and "- Seeds: 0 " in table
     assert result["studies"] == ["language_mask", "towers"] and result["seeds"] == [0]
     # every stage run: the two encoder rows, the bundled encoder, the blind language model (an align run),
     # and align + instruct per tower row

@@ -77,12 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.ablations " + shlex.join(argv if argv is not None else sys.argv[1:])
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     seconds = time.perf_counter() - start
+    runs = list(runner.results.values())
+    timing = (f"{len(runs)} stage runs, {sum(r['train_seconds'] + r['eval_seconds'] for r in runs) / 60:.1f} min of "
+              f"training and measuring ({len(runner.reused)} of them finished by an earlier invocation in this "
+              f"folder); this invocation {seconds / 60:.1f} min on this machine")  # fmt: skip
     text = markdown(done, summary, command=command.strip(), date=date, budget=budget.describe(), seeds=seeds,
-                    seconds=seconds, pictures=made, skipped=skipped)  # fmt: skip
+                    timing=timing, pictures=made, skipped=skipped)  # fmt: skip
     (out / "ablations.md").write_text(text)
     report = {"command": command.strip(), "date": date, "budget": budget.__dict__, "seeds": seeds,
               "seconds": round(seconds, 1), "studies": [s.name for s in done], "skipped": skipped,
-              "results": results, "summary": summary, "runs": list(runner.results.values())}  # fmt: skip
+              "results": results, "summary": summary, "runs": runs}  # fmt: skip
     (out / "ablations.json").write_text(json.dumps(report, indent=1))
     print(text)
     print(f"wrote {out / 'ablations.md'}, {out / 'ablations.json'} and {len(made)} PNG(s) in {out}")

@@ -173,10 +173,10 @@ def study_markdown(study: Study, summary: dict, picture: str | None) -> list[str
 
 
 def markdown(studies: list[Study], summary: dict, *, command: str, date: str, budget: str, seeds: list[int],
-             seconds: float, pictures: dict[str, str], skipped: list[str]) -> str:  # fmt: skip
+             timing: str, pictures: dict[str, str], skipped: list[str]) -> str:  # fmt: skip
     lines = [
         "# HiLight ablations on the billiards world", "",
-        f"- Command: `{command}`", f"- Date: {date}; {seconds / 60:.1f} min on this machine.",
+        f"- Command: `{command}`", f"- Date: {date}; {timing}.",
         f"- Budget {budget}.",
         f"- Seeds: {', '.join(map(str, seeds))} (each seed trains every stage anew on the same data set).",
         "- Cells: the mean over seeds, the range (min–max) beside it. A difference counts only when the seed "

@@ -136,6 +136,7 @@ class Runner:
     def __init__(self, ctx: Context, log=print):
         self.ctx, self.log = ctx, log
         self.results: dict[str, dict] = {}
+        self.reused: set[str] = set()  # keys of the runs an earlier invocation finished
 
     def _stage(self, stage: str, changes: dict, seed: int, parents: dict[str, dict], measure, label: str,
                steps: int | None = None) -> dict:  # fmt: skip
@@ -147,6 +148,8 @@ class Runner:
         folder = self.ctx.out / "runs" / f"{stage}-{key}-seed{seed}"
         done = folder / "result.json"
         if done.exists():
+            if key not in self.results:  # not trained by this invocation
+                self.reused.add(key)
             result = json.loads(done.read_text())
             self.results[key] = result
             return result
