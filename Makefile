@@ -37,7 +37,7 @@ test: setup
 test-slow: setup
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
-# Trains the model that ships in modeling_hilight/bundled/ (about 37 min on 2 CPU cores); then `hilight eval --data runs/bundled/data` measures it.
+# Trains the model that ships in modeling_hilight/bundled/ (about 25 min on 2 CPU cores); then `hilight eval --data runs/bundled/data` measures it.
 bundled-model: setup
 	$(BIN)/python -m modeling_hilight.training.bundle --out runs/bundled
 

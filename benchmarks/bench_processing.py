@@ -80,15 +80,14 @@ def per_codec(clip: Path, codec: str, repeats: int, label: str) -> list[Row]:
     chosen = decode_video(str(clip), 12, decode_size=224)[1].backend
     medians = ", ".join(f"{b} {np.median(ms[b]):.0f} ms" for b in forced)
     missing = "" if len(forced) == 2 else f"; {'decord' if 'decord' not in forced else 'PyAV'} cannot decode it"
-    return [
-        Row(f"processing/{codec}", f"video processor, 12 frames of a 10 s 720p {NAMES[codec]} clip ({label}): "
-            f"as it chooses / forced to the faster of decord and PyAV", Side("auto", ms["auto"], "ms"),
-            Side(f"forced {faster}", ms[faster], "ms"), "<= 1", SCRIPT, note=f"chose {chosen}; forced: {medians}{missing}"),
-        # the same decoder either way: what choosing itself costs (the probe is shared by every path)
-        Row(f"processing/{codec}-choice", f"the same {NAMES[codec]} clip: as it chooses / forced to the decoder it "
-            f"chose ({chosen}), what choosing costs",
-            Side("auto", ms["auto"], "ms"), Side(f"forced {chosen}", ms[chosen], "ms"), "", SCRIPT),
-    ]  # fmt: skip
+    rows = [Row(f"processing/{codec}", f"video processor, 12 frames of a 10 s 720p {NAMES[codec]} clip ({label}): "
+                f"as it chooses / forced to the faster of decord and PyAV", Side("auto", ms["auto"], "ms"),
+                Side(f"forced {faster}", ms[faster], "ms"), "<= 1", SCRIPT, note=f"chose {chosen}; forced: {medians}{missing}")]  # fmt: skip
+    if chosen != faster:  # else the row above is this comparison: the same decoder either way
+        rows.append(Row(f"processing/{codec}-choice", f"the same {NAMES[codec]} clip: as it chooses / forced to the "
+                        f"decoder it chose ({chosen}), what choosing itself costs (the probe is shared by every path)",
+                        Side("auto", ms["auto"], "ms"), Side(f"forced {chosen}", ms[chosen], "ms"), "", SCRIPT))  # fmt: skip
+    return rows
 
 
 def main():

@@ -45,6 +45,17 @@ def test_load_bundled_returns_model_and_processor(checkpoints, monkeypatch):
     assert type(clip_model).__name__ == "CLIPViPPlusModel" and clip_processor.video_processor.size == 32
 
 
+@pytest.mark.parametrize("name", ["hilight", "clip_vip_plus"])
+def test_the_bundled_checkpoints_code_is_the_packages(name):
+    """The code a bundled checkpoint carries for trust_remote_code is written only when the model is built;
+    a change to the package since then would leave the shipped copy behind (it once did)."""
+    sources = {p.name: p for folder in ("modeling_hilight", "processing") for p in (ROOT / folder).glob("*.py")}
+    copies = sorted((ROOT / "modeling_hilight" / "bundled" / name).glob("*.py"))
+    assert copies, f"no code in the bundled {name}"
+    stale = [c.name for c in copies if c.read_bytes() != sources[c.name].read_bytes()]
+    assert not stale, f"bundled/{name} carries old copies of {stale}: copy the package's files over them"
+
+
 @pytest.mark.skipif(not (bundled.BUNDLED["hilight"] / "config.json").is_file(), reason="no bundled model built yet")
 def test_the_shipped_bundled_model_loads_within_the_size_budget():
     model, processor = modeling_hilight.load_bundled()
